@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs every check and test CI runs, in order:
+# formatting, clippy (native and wasm32), the release web build, in-browser
+# tests (wasm-bindgen-test in headless Chromium), and native tests including
+# the page tests that drive the release build in a real headless Chromium.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$CASEBOOK_ROOT"
+bash scripts/setup.sh
+
+step() { echo; echo "==> $*"; }
+
+step "rustfmt"
+cargo fmt --check
+
+step "clippy, native"
+cargo clippy --locked --all-targets --features page-tests -- -D warnings
+
+step "clippy, wasm32"
+cargo clippy --locked --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+step "release web build (dist/)"
+trunk build --release
+
+step "in-browser tests (wasm-bindgen-test, headless Chromium with WebGPU)"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  CHROMEDRIVER="$(command -v chromedriver)" \
+  WASM_BINDGEN_TEST_WEBDRIVER_JSON="$CASEBOOK_ROOT/tests/webdriver.json" \
+  cargo test --locked --target wasm32-unknown-unknown --test web
+
+step "native tests, including page tests on dist/ in headless Chromium"
+cargo test --locked --features page-tests

@@ -1,0 +1,19 @@
+//! Casebook: an in-browser simulator for machine-learning system design.
+//!
+//! The library holds everything; the binaries only start it. Dependencies
+//! point one way: `ui -> study -> engine -> compute` (see ARCHITECTURE.md).
+
+mod compute;
+mod study;
+#[cfg(target_arch = "wasm32")]
+mod ui;
+
+#[cfg(target_arch = "wasm32")]
+pub use compute::probe_webgpu;
+pub use compute::{AdapterDescription, Backend};
+pub use study::{DesignStep, StudyError, StudyMeta, bundled_studies, parse_study};
+#[cfg(target_arch = "wasm32")]
+pub use ui::{App, show_error_panel, start};
+
+/// Casebook's version, as `casebook --version` prints it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,251 @@
+//! What a person sees: the release build in `dist/`, served over HTTP at the
+//! root and under a sub-path, opened in a real headless Chromium through
+//! chromedriver, with and without WebGPU.
+//!
+//! Needs `trunk build --release` to have written `dist/` (or `CASEBOOK_DIST`
+//! to name another folder), `chromium` and `chromedriver` on PATH. `make test`
+//! provides all three; `cargo test --features page-tests --test page` runs it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use casebook::DesignStep;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+
+/// The sub-path the build is also served under, as a static host would.
+const SUB_PATH: &str = "/casebook/";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn root_with_webgpu_shows_name_steps_and_adapter() {
+    let browser = Browser::start(true).await;
+    let label = browser.open_and_check("/").await;
+    assert!(label.starts_with("WebGPU ("), "backend label was {label:?}");
+    browser.screenshot("root-webgpu").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn root_without_webgpu_falls_back_to_cpu() {
+    let browser = Browser::start(false).await;
+    let label = browser.open_and_check("/").await;
+    assert_eq!(label, "CPU");
+    browser.screenshot("root-cpu").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sub_path_deployment_works_unchanged() {
+    let browser = Browser::start(true).await;
+    let label = browser.open_and_check(SUB_PATH).await;
+    assert!(label.starts_with("WebGPU ("), "backend label was {label:?}");
+    browser.close().await;
+}
+
+struct Browser {
+    client: Client,
+    driver: Child,
+}
+
+impl Browser {
+    async fn start(webgpu: bool) -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is on PATH (run `make test`, which installs it)");
+        wait_for_port(port);
+        let profile = std::env::temp_dir().join(format!("casebook-chromium-{port}"));
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-quic".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            "--window-size=1200,900".to_owned(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        if webgpu {
+            args.push("--enable-unsafe-webgpu".to_owned());
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".to_owned(),
+            serde_json::json!({ "binary": chromium_binary(), "args": args }),
+        );
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("chromedriver starts a Chromium session");
+        Browser { client, driver }
+    }
+
+    /// Opens `path` on the test server, checks everything that does not depend
+    /// on the backend, and returns the backend label once the probe is done.
+    async fn open_and_check(&self, path: &str) -> String {
+        let url = format!("http://{}{path}", server_addr());
+        self.client.goto(&url).await.expect("page loads");
+        let badge = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("[data-testid=backend][data-ready=true]"))
+            .await
+            .expect("the app renders and finishes probing for WebGPU");
+
+        let brand = self.text(".brand").await;
+        assert_eq!(brand, "Casebook");
+        let title = self.text("h1").await;
+        let default_study = casebook::bundled_studies().expect("bundled studies")[0].clone();
+        assert_eq!(title, default_study.title);
+
+        let steps = self
+            .client
+            .find_all(Locator::Css("[data-testid=step] .step-title"))
+            .await
+            .expect("step titles");
+        let mut shown = Vec::new();
+        for step in steps {
+            shown.push(step.text().await.expect("step text"));
+        }
+        let expected: Vec<&str> = DesignStep::ALL.iter().map(|s| s.title()).collect();
+        assert_eq!(shown, expected);
+
+        let panics = self
+            .client
+            .find_all(Locator::Id("casebook-error"))
+            .await
+            .expect("query");
+        assert!(panics.is_empty(), "the error panel is showing");
+        badge.text().await.expect("badge text")
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} is on the page: {e}"));
+        el.text().await.expect("element text")
+    }
+
+    /// Saves a screenshot under `target/page-screenshots/` for people to look at.
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page-screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot folder");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot written");
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn chromium_binary() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned())
+}
+
+fn dist_dir() -> PathBuf {
+    let dir = std::env::var_os("CASEBOOK_DIST").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("dist"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("index.html").is_file(),
+        "{} has no index.html: build it first with `trunk build --release`",
+        dir.display()
+    );
+    dir
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} never opened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A minimal static file server for `dist/`, shared by all tests: it serves the
+/// folder at `/` and again under [`SUB_PATH`], like two different hosts would.
+fn server_addr() -> &'static str {
+    static ADDR: OnceLock<String> = OnceLock::new();
+    ADDR.get_or_init(|| {
+        let dist = dist_dir();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the test server");
+        let addr = listener.local_addr().expect("server address").to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let dist = dist.clone();
+                std::thread::spawn(move || serve(stream, &dist));
+            }
+        });
+        addr
+    })
+}
+
+fn serve(mut stream: TcpStream, dist: &Path) {
+    let mut request_line = String::new();
+    let mut reader = BufReader::new(&stream);
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    // Drain the headers.
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split(['?', '#']).next().unwrap_or("/");
+    let relative = path
+        .strip_prefix(SUB_PATH)
+        .or_else(|| path.strip_prefix('/'))
+        .unwrap_or("");
+    let relative = if relative.is_empty() || relative.ends_with('/') {
+        format!("{relative}index.html")
+    } else {
+        relative.to_owned()
+    };
+    let file = dist.join(&relative);
+    let safe = !relative.split('/').any(|part| part == "..");
+    let (status, body, kind) = match std::fs::read(&file) {
+        Ok(body) if safe => ("200 OK", body, content_type(&relative)),
+        _ => ("404 Not Found", b"not found".to_vec(), "text/plain"),
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        Some("css") => "text/css",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}

@@ -1,0 +1,62 @@
+//! In-browser tests (wasm-bindgen-test in headless Chromium): the app mounts
+//! and renders, the WebGPU probe answers, and a panic shows the error panel.
+#![cfg(target_arch = "wasm32")]
+// A failed DOM call in a test is a test failure; unwrap says so plainly.
+#![allow(clippy::unwrap_used)]
+
+use casebook::{Backend, DesignStep};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn document() -> web_sys::Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+fn fresh_container() -> web_sys::HtmlElement {
+    let el = document().create_element("div").unwrap();
+    document().body().unwrap().append_child(&el).unwrap();
+    el.dyn_into().unwrap()
+}
+
+#[wasm_bindgen_test]
+fn app_renders_the_default_study_and_nine_steps() {
+    let container = fresh_container();
+    let handle = leptos::mount::mount_to(container.clone(), casebook::App);
+    let titles = container.query_selector_all(".step-title").unwrap();
+    let shown: Vec<String> = (0..titles.length())
+        .map(|i| titles.item(i).unwrap().text_content().unwrap())
+        .collect();
+    let expected: Vec<&str> = DesignStep::ALL.iter().map(|s| s.title()).collect();
+    assert_eq!(shown, expected);
+    let h1 = container.query_selector("h1").unwrap().unwrap();
+    assert_eq!(h1.text_content().unwrap(), "Feed ranking");
+    drop(handle);
+}
+
+/// The runner starts Chromium with `--enable-unsafe-webgpu` (`tests/webdriver.json`),
+/// which offers a `SwiftShader` adapter.
+#[wasm_bindgen_test]
+async fn probe_finds_the_webgpu_adapter() {
+    let backend = casebook::probe_webgpu().await;
+    assert!(
+        matches!(backend, Backend::WebGpu(_)),
+        "expected a WebGPU adapter, got {backend:?}"
+    );
+    assert!(backend.label().starts_with("WebGPU ("));
+}
+
+#[wasm_bindgen_test]
+fn error_panel_shows_the_details_readably() {
+    casebook::show_error_panel("index out of bounds: the len is 3 but the index is 7");
+    casebook::show_error_panel("second panic replaces the first");
+    let panels = document().query_selector_all("#casebook-error").unwrap();
+    assert_eq!(panels.length(), 1);
+    let panel = document().get_element_by_id("casebook-error").unwrap();
+    assert_eq!(panel.get_attribute("role").as_deref(), Some("alert"));
+    let text = panel.text_content().unwrap();
+    assert!(text.contains("internal error"), "{text}");
+    assert!(text.contains("second panic replaces the first"), "{text}");
+    panel.remove();
+}
