@@ -4,6 +4,7 @@
 //! point one way: `ui -> study -> engine -> compute` (see ARCHITECTURE.md).
 
 mod compute;
+pub mod engine;
 mod study;
 #[cfg(target_arch = "wasm32")]
 mod ui;

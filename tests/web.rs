@@ -47,6 +47,22 @@ async fn probe_finds_the_webgpu_adapter() {
     assert!(backend.label().starts_with("WebGPU ("));
 }
 
+/// Must equal `FEED_DIGEST` in `tests/determinism.rs`, which the native run pins.
+const FEED_DIGEST: u64 = 1_531_363_052_400_105_842;
+
+#[wasm_bindgen_test]
+fn feed_world_has_the_same_bits_as_natively() {
+    use casebook::engine::rng::Seed;
+    use casebook::engine::world::feed::{FeedParams, FeedWorld};
+    let params = FeedParams {
+        users: 500,
+        days: 3,
+        ..FeedParams::default()
+    };
+    let world = FeedWorld::generate(&params, Seed(42)).unwrap();
+    assert_eq!(world.impressions.digest(), FEED_DIGEST);
+}
+
 #[wasm_bindgen_test]
 fn error_panel_shows_the_details_readably() {
     casebook::show_error_panel("index out of bounds: the len is 3 but the index is 7");

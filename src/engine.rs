@@ -1,0 +1,7 @@
+//! The simulation engine: seeded synthetic worlds, data choices, real model
+//! training and metrics. Pure Rust: no IO, no web dependency, no clock. The
+//! same code runs natively and in wasm32 and gives the same bits on both.
+
+pub mod math;
+pub mod rng;
+pub mod world;

@@ -1,0 +1,57 @@
+//! Transcendental functions for the engine, from `libm`.
+//!
+//! `f64::exp` and friends call the platform's C library natively and a Rust
+//! port in wasm32; the two can differ in the last bit, and a last bit is
+//! enough to flip a Bernoulli draw and change a report. The engine calls these
+//! instead, so a seed gives the same bits natively and in the browser. Clippy's
+//! `disallowed-methods` (clippy.toml) keeps the std versions out.
+
+/// e^x.
+#[inline]
+pub fn exp(x: f64) -> f64 {
+    libm::exp(x)
+}
+
+/// Natural logarithm.
+#[inline]
+pub fn ln(x: f64) -> f64 {
+    libm::log(x)
+}
+
+/// x^y.
+#[inline]
+pub fn pow(x: f64, y: f64) -> f64 {
+    libm::pow(x, y)
+}
+
+/// The logistic function 1 / (1 + e^-x), stable for large |x|.
+#[inline]
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + exp(-x))
+    } else {
+        let e = exp(x);
+        e / (1.0 + e)
+    }
+}
+
+/// The inverse of [`sigmoid`]: ln(p / (1 - p)).
+#[inline]
+pub fn logit(p: f64) -> f64 {
+    ln(p / (1.0 - p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::float_cmp)] // sigmoid(0) is exactly one half
+    fn sigmoid_and_logit_invert_each_other() {
+        for &x in &[-30.0, -2.5, 0.0, 0.7, 12.0] {
+            assert!((logit(sigmoid(x)) - x).abs() < 1e-6, "{x}");
+        }
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert!(sigmoid(-800.0) >= 0.0 && sigmoid(800.0) <= 1.0);
+    }
+}
