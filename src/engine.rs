@@ -2,6 +2,8 @@
 //! training and metrics. Pure Rust: no IO, no web dependency, no clock. The
 //! same code runs natively and in wasm32 and gives the same bits on both.
 
+pub mod data;
 pub mod math;
+pub mod models;
 pub mod rng;
 pub mod world;
