@@ -3,7 +3,10 @@
 //! same code runs natively and in wasm32 and gives the same bits on both.
 
 pub mod data;
+pub mod features;
 pub mod math;
 pub mod models;
 pub mod rng;
+pub mod sampling;
+pub mod split;
 pub mod world;
