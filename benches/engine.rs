@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use casebook::engine::data::Dataset;
 use casebook::engine::math::sigmoid;
+use casebook::engine::metrics;
+use casebook::engine::models::gbdt::{self, GbdtConfig};
 use casebook::engine::models::logistic::{self, LogisticConfig};
 use casebook::engine::rng::Seed;
 use casebook::engine::world::feed::{FeedParams, FeedWorld};
@@ -24,6 +26,61 @@ fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
 }
 
 fn main() {
+    // `cargo bench --bench engine -- NAME` runs only the cases whose name contains NAME.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    if wanted("world") {
+        bench_world();
+    }
+    if wanted("logistic") {
+        bench_logistic();
+    }
+    if wanted("gbdt") {
+        bench_gbdt();
+    }
+    if wanted("metrics") {
+        bench_metrics();
+    }
+}
+
+/// Every classification metric on one million scores: `binary_report` (one
+/// sort: ROC-AUC, average precision, log loss, normalized entropy, calibration
+/// ratio, ECE and reliability bins, confusion matrix, precision, recall, F1)
+/// plus recall at precision 0.8 and both curves thinned for charts.
+fn bench_metrics() {
+    const N: usize = 1_000_000;
+    let mut rng = Seed(5).stream("bench.metrics");
+    let labels: Vec<u8> = (0..N)
+        .map(|_| u8::from(rng.random::<f64>() < 0.1))
+        .collect();
+    let scores: Vec<f64> = labels
+        .iter()
+        .map(|&l| (0.6 * rng.random::<f64>() + 0.3 * f64::from(l)).min(1.0))
+        .collect();
+    let metrics_only = median_of(5, || {
+        let report = metrics::binary_report(&labels, &scores, 0.5, 10).expect("valid scores");
+        let op = report.sweep.recall_at_precision(0.8).expect("valid target");
+        black_box((report, op));
+    });
+    let with_curves = median_of(5, || {
+        let report = metrics::binary_report(&labels, &scores, 0.5, 10).expect("valid scores");
+        let roc = report.sweep.roc_curve(true).expect("two classes");
+        let pr = report
+            .sweep
+            .precision_recall_curve(true)
+            .expect("positives");
+        black_box((report, roc, pr));
+    });
+    println!(
+        "all classification metrics, {N} scores: {:.1} ms; with thinned ROC and PR curves: \
+         {:.1} ms (median of 5)",
+        metrics_only.as_secs_f64() * 1e3,
+        with_curves.as_secs_f64() * 1e3
+    );
+}
+
+/// The feed world at about one million impressions.
+fn bench_world() {
     // About one million impressions: 20k users x 10 days x ~50% active x 10 slots.
     let params = FeedParams {
         users: 20_000,
@@ -40,8 +97,6 @@ fn main() {
         "feed world, {count} impressions: {:.1} ms (median of 5)",
         time.as_secs_f64() * 1e3
     );
-
-    bench_logistic();
 }
 
 /// Logistic regression on 1M rows x 32 dense columns with known weights.
@@ -79,6 +134,44 @@ fn bench_logistic() {
     println!(
         "logistic regression, {ROWS} rows x {DIM} columns, {epochs} epochs (default settings): \
          {:.1} ms (median of 3)",
+        time.as_secs_f64() * 1e3
+    );
+}
+
+/// 100 trees of depth 6 on 200k rows x 20 columns with interactions.
+fn bench_gbdt() {
+    const ROWS: usize = 200_000;
+    const DIM: usize = 20;
+    let mut rng = Seed(4).stream("bench.gbdt");
+    let mut data = Dataset {
+        dense_names: (0..DIM).map(|k| format!("x{k}")).collect(),
+        ..Dataset::default()
+    };
+    for i in 0..ROWS {
+        let x: Vec<f64> = (0..DIM).map(|_| rng.random::<f64>() * 2.0 - 1.0).collect();
+        let z = 2.0 * x[0] * x[1] - x[2] + if x[3] > 0.3 { 1.0 } else { -0.5 };
+        data.dense.extend(x.iter().map(|&v| v as f32));
+        data.label
+            .push(f32::from(u8::from(rng.random::<f64>() < sigmoid(z))));
+        data.weight.push(1.0);
+        data.day.push(0);
+        data.group.push(i as u32);
+    }
+    let valid = data.select(&(0..10_000).collect::<Vec<_>>());
+    // Patience above the tree count: all 100 trees are grown.
+    let config = GbdtConfig {
+        patience: 1_000,
+        ..GbdtConfig::default()
+    };
+    let mut trees = 0;
+    let time = median_of(3, || {
+        let (model, _) = gbdt::train(&data, &valid, &config);
+        trees = model.trees.len();
+        black_box(model);
+    });
+    println!(
+        "gbdt, {ROWS} rows x {DIM} columns, {trees} trees of depth {}: {:.1} ms (median of 3)",
+        config.max_depth,
         time.as_secs_f64() * 1e3
     );
 }

@@ -5,6 +5,7 @@
 pub mod data;
 pub mod features;
 pub mod math;
+pub mod metrics;
 pub mod models;
 pub mod rng;
 pub mod sampling;

@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! The `casebook` command as a user runs it.
 
 use std::process::Command;
@@ -43,4 +44,123 @@ fn unknown_command_is_a_usage_error() {
     let (code, _, stderr) = casebook(&["frobnicate"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("unrecognized subcommand"), "{stderr}");
+}
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/metrics/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn expected() -> serde_json::Value {
+    let text = std::fs::read_to_string(fixture("expected.json")).expect("expected.json");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn json_report(args: &[&str]) -> serde_json::Value {
+    let (code, stdout, stderr) = casebook(args);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&stdout).expect("the report is JSON")
+}
+
+/// The numbers `casebook metrics` prints agree with scikit-learn's, computed
+/// independently by `scripts/reference/metrics_reference.py`.
+#[test]
+fn metrics_command_agrees_with_the_reference() {
+    let reference = expected();
+    let path = fixture("imbalanced.csv");
+    let report = json_report(&["metrics", "--input", &path, "--json"]);
+    let want = &reference["classification"]["imbalanced"];
+    for (ours, theirs) in [
+        ("roc_auc", "roc_auc"),
+        ("pr_auc", "average_precision"),
+        ("log_loss", "log_loss"),
+        ("ne", "normalized_entropy"),
+        ("calibration", "calibration_ratio"),
+    ] {
+        let a = report[ours].as_f64().expect(ours);
+        let b = want[theirs].as_f64().expect(theirs);
+        assert!((a - b).abs() < 1e-9, "{ours}: {a} vs {b}");
+    }
+    assert_eq!(report["rows"], want["rows"]);
+
+    let path = fixture("ranking.csv");
+    let report = json_report(&["metrics", "--input", &path, "--json", "--k", "3"]);
+    let want = &reference["ranking"]["ranking"];
+    for key in ["map", "mrr"] {
+        let (a, b) = (
+            report[key].as_f64().expect(key),
+            want[key].as_f64().expect(key),
+        );
+        assert!((a - b).abs() < 1e-9, "{key}: {a} vs {b}");
+    }
+    for key in ["precision_at_k", "recall_at_k", "ndcg_at_k"] {
+        let a = report[key].as_f64().expect(key);
+        let b = want[key]["3"].as_f64().expect(key);
+        assert!((a - b).abs() < 1e-9, "{key}: {a} vs {b}");
+    }
+    assert_eq!(report["queries"], want["queries"]);
+}
+
+#[test]
+fn metrics_text_output_names_each_metric() {
+    let path = fixture("balanced.csv");
+    let (code, stdout, _) = casebook(&["metrics", "--input", &path]);
+    assert_eq!(code, 0);
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("rows") && first.ends_with("200"),
+        "{first}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("roc_auc ")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn malformed_scores_get_a_line_number_and_exit_code_2() {
+    let dir = std::env::temp_dir().join(format!("casebook-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cases = [
+        (
+            "no_score.csv",
+            "label,prob\n1,0.5\n",
+            "line 1: no `score` column",
+        ),
+        (
+            "not_number.csv",
+            "label,score\n1,0.5\n0,high\n",
+            "line 3: score `high`",
+        ),
+        (
+            "bad_label.csv",
+            "label,score\n1,0.5\n2,0.1\n",
+            "line 3: label `2` is not 0 or 1",
+        ),
+        ("empty.csv", "", "no `label` column"),
+        (
+            "header_only.csv",
+            "label,score\n",
+            "no rows after the header",
+        ),
+        (
+            "short_row.csv",
+            "label,score,query\n1,0.5,a\n0,0.2\n",
+            "line 3",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("fixture written");
+        let (code, stdout, stderr) = casebook(&["metrics", "--input", &path.to_string_lossy()]);
+        assert_eq!(code, 2, "{name}: {stderr}");
+        assert!(stdout.is_empty(), "{name}");
+        assert!(stderr.contains(message), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+    let (code, _, stderr) = casebook(&["metrics", "--input", "/no/such/file.csv"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/no/such/file.csv"), "{stderr}");
 }

@@ -1,6 +1,7 @@
 //! Models, each really trained on a [`Dataset`](crate::engine::data::Dataset),
 //! with the loss per epoch recorded for training curves.
 
+pub mod gbdt;
 pub mod logistic;
 
 /// Training and validation loss after each epoch (or tree), and where early

@@ -1,0 +1,114 @@
+//! The native command-line interface: runs Casebook's studies headlessly.
+
+#[cfg(not(target_arch = "wasm32"))]
+mod scores;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+/// The CLI is native only; the wasm32 build of this binary does nothing.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+
+    use clap::{Parser, Subcommand};
+
+    use crate::scores;
+
+    #[derive(Parser)]
+    #[command(
+        name = "casebook",
+        version = casebook::VERSION,
+        about = "Machine-learning system design you can run"
+    )]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// List the bundled case studies: id, title and estimated minutes.
+        List,
+        /// Evaluate your own scores: a CSV with a header naming `label` (0 or
+        /// 1) and `score`, and optionally `query` (groups for ranking metrics).
+        Metrics {
+            /// The CSV file.
+            #[arg(long)]
+            input: PathBuf,
+            /// Cut-off for precision@k, recall@k and NDCG@k.
+            #[arg(long, default_value_t = 10)]
+            k: usize,
+            /// Scores at or above this are predicted positive.
+            #[arg(long, default_value_t = 0.5)]
+            threshold: f64,
+            /// Print JSON instead of aligned text.
+            #[arg(long)]
+            json: bool,
+        },
+    }
+
+    /// Exit code for input the user can fix.
+    const BAD_INPUT: u8 = 2;
+
+    pub fn main() -> ExitCode {
+        let cli = Cli::parse();
+        match cli.command {
+            Command::List => match casebook::bundled_studies() {
+                Ok(studies) => {
+                    let lines: Vec<String> = studies.iter().map(ToString::to_string).collect();
+                    emit(&(lines.join("\n") + "\n"))
+                }
+                Err(error) => fail(&error.to_string()),
+            },
+            Command::Metrics {
+                input,
+                k,
+                threshold,
+                json,
+            } => {
+                let name = input.display().to_string();
+                let text = match std::fs::read_to_string(&input) {
+                    Ok(text) => text,
+                    Err(e) => return fail(&format!("{name}: {e}")),
+                };
+                if k == 0 {
+                    return fail("--k must be at least 1");
+                }
+                match scores::parse(&name, &text) {
+                    Ok(data) => {
+                        let report = scores::evaluate(&data, k, threshold);
+                        if json {
+                            emit(&format!("{report:#}\n"))
+                        } else {
+                            emit(&scores::to_text(&report))
+                        }
+                    }
+                    Err(message) => fail(&message),
+                }
+            }
+        }
+    }
+
+    /// Writes to stdout. A closed pipe (`casebook ... | head`) is not an
+    /// error worth a panic: the reader has what it wanted.
+    fn emit(text: &str) -> ExitCode {
+        use std::io::Write;
+        match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("cannot write the output: {e}")),
+        }
+    }
+
+    fn fail(message: &str) -> ExitCode {
+        eprintln!("casebook: {message}");
+        ExitCode::from(BAD_INPUT)
+    }
+}
