@@ -9,6 +9,7 @@ use casebook::engine::math::sigmoid;
 use casebook::engine::metrics;
 use casebook::engine::models::gbdt::{self, GbdtConfig};
 use casebook::engine::models::logistic::{self, LogisticConfig};
+use casebook::engine::pipeline::feed::{FeedDesign, FeedPipeline};
 use casebook::engine::rng::Seed;
 use casebook::engine::world::feed::{FeedParams, FeedWorld};
 use rand::RngExt;
@@ -41,6 +42,43 @@ fn main() {
     if wanted("metrics") {
         bench_metrics();
     }
+    if wanted("pipeline") {
+        bench_pipeline();
+    }
+}
+
+/// The default feed design on a world of about 1M impressions, end to end:
+/// world, features, split, training, offline metrics. Run it alone
+/// (`-- pipeline`) for the peak-memory figure to mean this pipeline only.
+fn bench_pipeline() {
+    let design = FeedDesign {
+        world: FeedParams {
+            users: 20_000,
+            days: 10,
+            ..FeedParams::default()
+        },
+        ..FeedDesign::default()
+    };
+    let mut rows = 0;
+    let time = median_of(3, || {
+        // A fresh pipeline each time: nothing is reused between runs.
+        let report = FeedPipeline::default().run(&design).expect("valid design");
+        rows = report.data.impressions;
+        black_box(report);
+    });
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    println!(
+        "feed pipeline, default design, {rows} impressions: {:.1} ms (median of 3); \
+         peak memory of the process {peak}",
+        time.as_secs_f64() * 1e3
+    );
 }
 
 /// Every classification metric on one million scores: `binary_report` (one

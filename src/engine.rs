@@ -7,6 +7,7 @@ pub mod features;
 pub mod math;
 pub mod metrics;
 pub mod models;
+pub mod pipeline;
 pub mod rng;
 pub mod sampling;
 pub mod split;

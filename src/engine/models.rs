@@ -6,7 +6,7 @@ pub mod logistic;
 
 /// Training and validation loss after each epoch (or tree), and where early
 /// stopping kept the model.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct TrainingCurve {
     /// Weighted mean log loss on the training rows, per epoch.
     pub train_loss: Vec<f64>,
