@@ -9,7 +9,8 @@ use casebook::engine::math::sigmoid;
 use casebook::engine::metrics;
 use casebook::engine::models::gbdt::{self, GbdtConfig};
 use casebook::engine::models::logistic::{self, LogisticConfig};
-use casebook::engine::pipeline::feed::{FeedDesign, FeedPipeline};
+use casebook::engine::models::mlp::MlpConfig;
+use casebook::engine::pipeline::feed::{FeedDesign, FeedModel, FeedPipeline};
 use casebook::engine::rng::Seed;
 use casebook::engine::world::feed::{FeedParams, FeedWorld};
 use rand::RngExt;
@@ -44,6 +45,40 @@ fn main() {
     }
     if wanted("pipeline") {
         bench_pipeline();
+    }
+    if wanted("models") {
+        bench_models();
+    }
+}
+
+/// Retraining at the default world size, per model: what a learner waits for
+/// after changing a knob that retrains (world and features cached, as in the app).
+fn bench_models() {
+    let base = FeedDesign::default();
+    let models = [
+        FeedModel::Popularity,
+        FeedModel::Logistic(LogisticConfig::default()),
+        FeedModel::Gbdt(GbdtConfig::default()),
+        FeedModel::Mlp(MlpConfig::default()),
+    ];
+    let mut pipeline = FeedPipeline::default();
+    pipeline.run(&base).expect("valid design");
+    for model in models {
+        let design = FeedDesign {
+            model: model.clone(),
+            ..base.clone()
+        };
+        let mut auc = 0.0;
+        let time = median_of(3, || {
+            let report = pipeline.run(&design).expect("valid design");
+            auc = report.offline.auc;
+            black_box(report);
+        });
+        println!(
+            "retrain at the default world size, {}: {:.1} ms (median of 3), test AUC {auc:.4}",
+            model.id(),
+            time.as_secs_f64() * 1e3
+        );
     }
 }
 

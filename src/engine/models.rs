@@ -3,6 +3,7 @@
 
 pub mod gbdt;
 pub mod logistic;
+pub mod mlp;
 
 /// Training and validation loss after each epoch (or tree), and where early
 /// stopping kept the model.

@@ -12,6 +12,7 @@ use crate::engine::metrics::{MetricError, RankedQueries, binary_report};
 use crate::engine::models::TrainingCurve;
 use crate::engine::models::gbdt::{self, GbdtConfig};
 use crate::engine::models::logistic::{self, LogisticConfig};
+use crate::engine::models::mlp::{self, MlpConfig};
 use crate::engine::rng::Seed;
 use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate, sample};
 use crate::engine::split::{SplitKind, split};
@@ -67,6 +68,8 @@ pub enum FeedModel {
     Popularity,
     Logistic(LogisticConfig),
     Gbdt(GbdtConfig),
+    /// A multi-task MLP: the click head plus like, share and hide heads.
+    Mlp(MlpConfig),
 }
 
 impl FeedModel {
@@ -76,6 +79,7 @@ impl FeedModel {
             FeedModel::Popularity => "popularity",
             FeedModel::Logistic(_) => "logistic",
             FeedModel::Gbdt(_) => "gbdt",
+            FeedModel::Mlp(_) => "mlp",
         }
     }
 }
@@ -215,15 +219,16 @@ impl FeedPipeline {
         let valid_set = fitted.transform(&table, &parts.valid);
         let test_set = fitted.transform(&table, &parts.test);
 
-        let (mut scores, model, training) = train_and_predict(
-            design,
-            &table,
-            &parts.test,
-            &train_set,
-            &valid_set,
-            &test_set,
-            seed,
-        );
+        let inputs = TrainInputs {
+            table: &table,
+            world: &world,
+            train_rows: &chosen.rows,
+            test_rows: &parts.test,
+            train_set: &train_set,
+            valid_set: &valid_set,
+            test_set: &test_set,
+        };
+        let (mut scores, model, training) = train_and_predict(design, &inputs, seed);
         if let (Sampling::NegativeDownsampling { rate }, true) =
             (&design.sampling, design.recalibrate)
         {
@@ -260,13 +265,20 @@ impl FeedPipeline {
     }
 }
 
+/// What training needs: the data splits, and the world for auxiliary labels.
+struct TrainInputs<'a> {
+    table: &'a RawTable,
+    world: &'a FeedWorld,
+    train_rows: &'a [usize],
+    test_rows: &'a [usize],
+    train_set: &'a Dataset,
+    valid_set: &'a Dataset,
+    test_set: &'a Dataset,
+}
+
 fn train_and_predict(
     design: &FeedDesign,
-    table: &RawTable,
-    test_rows: &[usize],
-    train_set: &Dataset,
-    valid_set: &Dataset,
-    test_set: &Dataset,
+    data: &TrainInputs<'_>,
     seed: Seed,
 ) -> (Vec<f64>, ModelSummary, TrainingCurve) {
     let summary = |params: usize| ModelSummary {
@@ -276,21 +288,34 @@ fn train_and_predict(
     };
     match &design.model {
         FeedModel::Popularity => {
-            let scores = popularity_scores(table, test_rows, train_set.positive_rate());
+            let fallback = data.train_set.positive_rate();
+            let scores = popularity_scores(data.table, data.test_rows, fallback);
             (scores, summary(0), TrainingCurve::default())
         }
         FeedModel::Logistic(config) => {
-            let (model, curve) = logistic::train(
-                train_set,
-                valid_set,
-                config,
-                &mut seed.stream("train.logistic"),
-            );
-            (model.predict(test_set), summary(model.params()), curve)
+            let mut rng = seed.stream("train.logistic");
+            let (model, curve) = logistic::train(data.train_set, data.valid_set, config, &mut rng);
+            (model.predict(data.test_set), summary(model.params()), curve)
         }
         FeedModel::Gbdt(config) => {
-            let (model, curve) = gbdt::train(train_set, valid_set, config);
-            (model.predict(test_set), summary(model.params()), curve)
+            let (model, curve) = gbdt::train(data.train_set, data.valid_set, config);
+            (model.predict(data.test_set), summary(model.params()), curve)
+        }
+        FeedModel::Mlp(config) => {
+            // Table rows are impressions, so the other engagement labels line up.
+            let log = &data.world.impressions;
+            let aux: Vec<Vec<f32>> = [&log.like, &log.share, &log.hide]
+                .iter()
+                .map(|labels| {
+                    data.train_rows
+                        .iter()
+                        .map(|&i| f32::from(u8::from(labels[i])))
+                        .collect()
+                })
+                .collect();
+            let mut rng = seed.stream("train.mlp");
+            let (model, curve) = mlp::train(data.train_set, &aux, data.valid_set, config, &mut rng);
+            (model.predict(data.test_set), summary(model.params()), curve)
         }
     }
 }
@@ -387,6 +412,23 @@ mod tests {
         assert!(report.offline.auc > 0.6, "{:?}", report.offline);
         assert!(report.model.params > 30 && report.model.bytes == report.model.params * 4);
         assert!(!report.training.valid_loss.is_empty());
+    }
+
+    #[test]
+    fn multi_task_mlp_trains_four_heads() {
+        let mut pipeline = FeedPipeline::default();
+        let report = pipeline
+            .run(&FeedDesign {
+                model: FeedModel::Mlp(MlpConfig {
+                    max_epochs: 2,
+                    ..MlpConfig::default()
+                }),
+                ..small()
+            })
+            .unwrap();
+        assert!(report.offline.auc > 0.6, "{:?}", report.offline);
+        assert_eq!(report.model.kind, "mlp");
+        assert_eq!(report.training.train_loss.len(), 2);
     }
 
     #[test]
