@@ -17,6 +17,39 @@ pub struct TrainingCurve {
     pub best_epoch: usize,
 }
 
+/// What early stopping says after an epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// The best validation loss so far: keep this model.
+    Improved,
+    /// Not better, but within patience.
+    Worse,
+    /// `patience` epochs without improvement: stop.
+    Stop,
+}
+
+impl TrainingCurve {
+    /// Records an epoch's validation loss (`None` without validation rows:
+    /// then every epoch counts as an improvement) and applies early stopping.
+    pub(crate) fn record_valid(&mut self, loss: Option<f64>, patience: usize) -> Progress {
+        let epoch = self.valid_loss.len();
+        let best = self.valid_loss.get(self.best_epoch).copied();
+        self.valid_loss.push(loss.unwrap_or(f64::NAN));
+        let improved = match (loss, best) {
+            (None, _) | (Some(_), None) => true,
+            (Some(l), Some(b)) => l < b,
+        };
+        if improved {
+            self.best_epoch = epoch;
+            Progress::Improved
+        } else if epoch - self.best_epoch >= patience {
+            Progress::Stop
+        } else {
+            Progress::Worse
+        }
+    }
+}
+
 /// Mean log loss of probabilities `p` against 0/1 `labels`, weighted if
 /// `weights` is given. Probabilities are clipped to [1e-7, 1 - 1e-7].
 pub(crate) fn log_loss(labels: &[f32], p: &[f64], weights: Option<&[f32]>) -> f64 {

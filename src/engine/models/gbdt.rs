@@ -8,7 +8,7 @@
 //! 100 trees of depth 6 on 200k rows in about a second natively
 //! (BENCHMARKS.md), deterministically on one thread.
 
-use super::{TrainingCurve, log_loss};
+use super::{Progress, TrainingCurve, log_loss};
 use crate::engine::data::Dataset;
 use crate::engine::math::sigmoid;
 
@@ -246,7 +246,6 @@ pub fn train(train: &Dataset, valid: &Dataset, config: &GbdtConfig) -> (GbdtMode
     // Gradients and hessians in f32 halve the memory each histogram pass
     // reads; sums are still accumulated in f64.
     let mut gh = vec![[0.0f32; 2]; n];
-    let mut best_loss = f64::INFINITY;
     let mut best_trees = 0;
     let mut grower = Grower::new(&binned, config);
     for t in 0..config.trees {
@@ -280,19 +279,14 @@ pub fn train(train: &Dataset, valid: &Dataset, config: &GbdtConfig) -> (GbdtMode
             *z += f64::from(tree.leaf_value(|f| model.value(valid, i, f)));
         }
         model.trees.push(tree);
-        let loss = if valid.is_empty() {
-            f64::NAN
-        } else {
+        let valid_loss = (!valid.is_empty()).then(|| {
             let p: Vec<f64> = valid_logit.iter().map(|&z| sigmoid(z)).collect();
             log_loss(&valid.label, &p, None)
-        };
-        curve.valid_loss.push(loss);
-        if valid.is_empty() || loss < best_loss {
-            best_loss = loss;
-            best_trees = t + 1;
-            curve.best_epoch = t;
-        } else if t + 1 - best_trees >= config.patience {
-            break;
+        });
+        match curve.record_valid(valid_loss, config.patience) {
+            Progress::Improved => best_trees = t + 1,
+            Progress::Worse => {}
+            Progress::Stop => break,
         }
     }
     let p_train: Vec<f64> = train_logit.iter().map(|&z| sigmoid(z)).collect();

@@ -9,7 +9,7 @@
 
 use rand::seq::SliceRandom;
 
-use super::{TrainingCurve, log_loss};
+use super::{Progress, TrainingCurve, log_loss};
 use crate::engine::data::Dataset;
 use crate::engine::math::sigmoid;
 use crate::engine::rng::StageRng;
@@ -112,9 +112,7 @@ pub fn train(
     // and memory is read in order (row-level shuffling of 1M rows was 3x slower).
     let batch_size = config.batch_size.max(1);
     let mut batches: Vec<usize> = (0..train.len().div_ceil(batch_size)).collect();
-    let mut best_loss = f64::INFINITY;
-    let mut since_best = 0;
-    for epoch in 0..config.max_epochs {
+    for _ in 0..config.max_epochs {
         batches.shuffle(rng);
         let mut epoch_loss = 0.0;
         let mut epoch_weight = 0.0;
@@ -147,22 +145,12 @@ pub fn train(
         } else {
             0.0
         });
-        let loss = if valid.is_empty() {
-            curve.train_loss[epoch]
-        } else {
-            log_loss(&valid.label, &model.predict(valid), None)
-        };
-        curve.valid_loss.push(loss);
-        if loss < best_loss {
-            best_loss = loss;
-            best = model.clone();
-            curve.best_epoch = epoch;
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if since_best >= config.patience {
-                break;
-            }
+        let valid_loss =
+            (!valid.is_empty()).then(|| log_loss(&valid.label, &model.predict(valid), None));
+        match curve.record_valid(valid_loss, config.patience) {
+            Progress::Improved => best = model.clone(),
+            Progress::Worse => {}
+            Progress::Stop => break,
         }
     }
     (best, curve)

@@ -13,7 +13,7 @@ use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::StandardNormal;
 
-use super::{TrainingCurve, log_loss};
+use super::{Progress, TrainingCurve, log_loss};
 use crate::engine::data::Dataset;
 use crate::engine::math::sigmoid;
 use crate::engine::rng::StageRng;
@@ -403,8 +403,7 @@ pub fn train(
     let mut trace = Trace { acts: Vec::new() };
     let batch_size = config.batch_size.max(1);
     let mut batches: Vec<usize> = (0..train.len().div_ceil(batch_size)).collect();
-    let (mut best_loss, mut since_best) = (f64::INFINITY, 0);
-    for epoch in 0..config.max_epochs {
+    for _ in 0..config.max_epochs {
         batches.shuffle(rng);
         let (mut loss_sum, mut weight_sum) = (0.0, 0.0);
         for &b in &batches {
@@ -427,22 +426,12 @@ pub fn train(
         } else {
             0.0
         });
-        let loss = if valid.is_empty() {
-            curve.train_loss[epoch]
-        } else {
-            log_loss(&valid.label, &model.predict(valid), None)
-        };
-        curve.valid_loss.push(loss);
-        if loss < best_loss {
-            best_loss = loss;
-            best = model.clone();
-            curve.best_epoch = epoch;
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if since_best >= config.patience {
-                break;
-            }
+        let valid_loss =
+            (!valid.is_empty()).then(|| log_loss(&valid.label, &model.predict(valid), None));
+        match curve.record_valid(valid_loss, config.patience) {
+            Progress::Improved => best = model.clone(),
+            Progress::Worse => {}
+            Progress::Stop => break,
         }
     }
     (best, curve)
