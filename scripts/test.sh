@@ -17,7 +17,7 @@ step "clippy, native"
 cargo clippy --locked --all-targets --features page-tests -- -D warnings
 
 step "clippy, wasm32"
-cargo clippy --locked --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown --all-targets --features wasm-timing -- -D warnings
 
 step "release web build (dist/)"
 trunk build --release

@@ -3,6 +3,9 @@
 //! only that each run succeeds: speed is measured, never tested.
 #![cfg(target_arch = "wasm32")]
 
+use casebook::engine::models::gbdt::GbdtConfig;
+use casebook::engine::models::logistic::LogisticConfig;
+use casebook::engine::models::mlp::MlpConfig;
 use casebook::engine::pipeline::feed::{FeedDesign, FeedModel, FeedPipeline};
 use casebook::engine::world::feed::FeedParams;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -56,9 +59,9 @@ fn feed_pipeline_timings() {
     );
     for model in [
         FeedModel::Popularity,
-        FeedModel::Logistic(Default::default()),
-        FeedModel::Gbdt(Default::default()),
-        FeedModel::Mlp(Default::default()),
+        FeedModel::Logistic(LogisticConfig::default()),
+        FeedModel::Gbdt(GbdtConfig::default()),
+        FeedModel::Mlp(MlpConfig::default()),
     ] {
         let design = FeedDesign {
             model: model.clone(),

@@ -44,7 +44,10 @@ impl Default for MlpConfig {
     }
 }
 
-/// A fully connected layer: `out = W x + b`, `W` row-major (`outputs x inputs`).
+/// A fully connected layer: `out = W x + b`. `W` is stored input-major,
+/// `weight[j * outputs + o]`, so the forward pass adds one input's column to
+/// every output at once (it vectorizes, and zero inputs, half of them after a
+/// `ReLU`, are skipped); each output still sums its terms in input order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer {
     pub inputs: usize,
@@ -67,15 +70,36 @@ impl Layer {
     }
 
     fn forward(&self, x: &[f32], out: &mut [f32]) {
-        for (o, out_o) in out.iter_mut().enumerate() {
-            let row = &self.weight[o * self.inputs..(o + 1) * self.inputs];
-            let mut z = self.bias[o];
-            for (w, v) in row.iter().zip(x) {
-                z += w * v;
+        out.copy_from_slice(&self.bias);
+        for (column, &xj) in self.weight.chunks_exact(self.outputs).zip(x) {
+            if xj == 0.0 {
+                continue;
             }
-            *out_o = z;
+            for (z, w) in out.iter_mut().zip(column) {
+                *z += xj * w;
+            }
         }
     }
+}
+
+/// Dot product in eight interleaved partial sums, added in a fixed order at
+/// the end: the compiler turns it into SIMD (a single running sum cannot be,
+/// since float addition is not associative), and the order, written out here,
+/// is the same on every platform.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = a.chunks_exact(8).zip(b.chunks_exact(8));
+    for (x, y) in chunks {
+        for k in 0..8 {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    let tail = a.len() - a.len() % 8;
+    let mut sum = 0.0f32;
+    for (x, y) in a[tail..].iter().zip(&b[tail..]) {
+        sum += x * y;
+    }
+    lanes.iter().fold(sum, |acc, l| acc + l)
 }
 
 /// A trained network.
@@ -234,16 +258,19 @@ impl MlpModel {
             let input = &trace.acts[k];
             let g = &mut grads.model.layers[k];
             let mut back = vec![0.0f32; layer.inputs];
-            for (o, &d) in delta.iter().enumerate() {
-                if d == 0.0 {
-                    continue;
+            for (b, d) in g.bias.iter_mut().zip(&delta) {
+                *b += d;
+            }
+            let columns = layer.weight.chunks_exact(layer.outputs);
+            let grad_columns = g.weight.chunks_exact_mut(layer.outputs);
+            let rows = columns.zip(grad_columns).zip(input).zip(&mut back);
+            for (((column, grad), &xj), bj) in rows {
+                if xj != 0.0 {
+                    for (gw, d) in grad.iter_mut().zip(&delta) {
+                        *gw += d * xj;
+                    }
                 }
-                g.bias[o] += d;
-                let row = o * layer.inputs;
-                for j in 0..layer.inputs {
-                    g.weight[row + j] += d * input[j];
-                    back[j] += d * layer.weight[row + j];
-                }
+                *bj = dot(column, &delta);
             }
             if k > 0 {
                 // Through the ReLU of the layer below.
