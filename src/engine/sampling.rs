@@ -89,7 +89,7 @@ pub fn sample(rows: &[usize], label: &[f32], sampling: &Sampling, rng: &mut Stag
             return Sample::all(&chosen);
         }
         Sampling::Reservoir { size } => {
-            let mut reservoir: Vec<usize> = Vec::with_capacity(*size);
+            let mut reservoir: Vec<usize> = Vec::with_capacity((*size).min(rows.len()));
             for (seen, &i) in rows.iter().enumerate() {
                 if reservoir.len() < *size {
                     reservoir.push(i);
