@@ -4,6 +4,7 @@
 pub mod gbdt;
 pub mod logistic;
 pub mod mlp;
+pub mod two_tower;
 
 /// Training and validation loss after each epoch (or tree), and where early
 /// stopping kept the model.
