@@ -61,6 +61,17 @@ impl Dataset {
         &self.sparse[i * s..(i + 1) * s]
     }
 
+    /// Appends a row with weight 1, day 0 and a group of its own: the shape
+    /// of synthetic fixtures in tests and benchmarks.
+    pub fn push_row(&mut self, dense: &[f32], sparse: &[u32], label: bool) {
+        self.group.push(self.label.len() as u32);
+        self.dense.extend_from_slice(dense);
+        self.sparse.extend_from_slice(sparse);
+        self.label.push(f32::from(u8::from(label)));
+        self.weight.push(1.0);
+        self.day.push(0);
+    }
+
     /// A new dataset holding the given rows, in the given order (rows may repeat).
     #[must_use]
     pub fn select(&self, rows: &[usize]) -> Dataset {

@@ -510,17 +510,12 @@ mod tests {
             dense_names: vec!["x".into(), "y".into()],
             ..Dataset::default()
         };
-        for i in 0..n {
+        for _ in 0..n {
             let x: f32 = rng.random::<f32>() * 2.0 - 1.0;
             let y: f32 = rng.random::<f32>() * 2.0 - 1.0;
             let inside = x.abs() < 0.5 && y.abs() < 0.5;
             let p = if inside { 0.9 } else { 0.1 };
-            data.dense.extend([x, y]);
-            data.label
-                .push(f32::from(u8::from(rng.random::<f64>() < p)));
-            data.weight.push(1.0);
-            data.day.push(0);
-            data.group.push(i as u32);
+            data.push_row(&[x, y], &[], rng.random::<f64>() < p);
         }
         data
     }

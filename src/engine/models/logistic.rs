@@ -243,18 +243,12 @@ mod tests {
             ..Dataset::default()
         };
         let id_effect = [-1.0, 0.0, 1.0, 2.0];
-        for i in 0..n {
+        for _ in 0..n {
             let x0: f64 = rng.random::<f64>() * 2.0 - 1.0;
             let x1: f64 = rng.random::<f64>() * 2.0 - 1.0;
             let id = rng.random_range(0..4u32);
             let p = sigmoid(1.5 * x0 - 2.0 * x1 + id_effect[id as usize] - 1.0);
-            data.dense.extend([x0 as f32, x1 as f32]);
-            data.sparse.push(id);
-            data.label
-                .push(f32::from(u8::from(rng.random::<f64>() < p)));
-            data.weight.push(1.0);
-            data.day.push(0);
-            data.group.push(i as u32);
+            data.push_row(&[x0 as f32, x1 as f32], &[id], rng.random::<f64>() < p);
         }
         data
     }

@@ -483,18 +483,13 @@ mod tests {
             ..Dataset::default()
         };
         let mut aux = Vec::new();
-        for i in 0..n {
+        for _ in 0..n {
             let x: f32 = rng.random::<f32>() * 2.0 - 1.0;
             let y: f32 = rng.random::<f32>() * 2.0 - 1.0;
             let id = rng.random_range(0..3u32);
             let inside = x.abs() < 0.5 && y.abs() < 0.5;
             let p = if inside { 0.85 } else { 0.1 } + if id == 2 { 0.1 } else { 0.0 };
-            d.dense.extend([x, y]);
-            d.sparse.push(id);
-            d.label.push(f32::from(u8::from(rng.random::<f64>() < p)));
-            d.weight.push(1.0);
-            d.day.push(0);
-            d.group.push(i as u32);
+            d.push_row(&[x, y], &[id], rng.random::<f64>() < p);
             aux.push(f32::from(u8::from(id == 1)));
         }
         (d, aux)
