@@ -39,15 +39,7 @@ pub fn raw_table(world: &FeedWorld, options: FeedFeatureOptions) -> RawTable {
     let topics = world.params.topics;
     let posts = world.posts.creator.len();
 
-    let History {
-        position,
-        age,
-        follows,
-        creator_ctr,
-        past_sessions,
-        past_ctr,
-        topic_share,
-    } = history(world);
+    let h = history(world);
 
     let numeric = |name: &str, values: Vec<f32>, heavy_tailed: bool| RawNumeric {
         name: name.to_owned(),
@@ -56,23 +48,25 @@ pub fn raw_table(world: &FeedWorld, options: FeedFeatureOptions) -> RawTable {
     };
     let mut table = RawTable::default();
     if options.position {
-        table.numeric.push(numeric("position", position, false));
+        table.numeric.push(numeric("position", h.position, false));
     }
-    table.numeric.push(numeric("post_age_days", age, false));
+    table.numeric.push(numeric("post_age_days", h.age, false));
     table
         .numeric
-        .push(numeric("follows_creator", follows, false));
+        .push(numeric("follows_creator", h.follows, false));
     table
         .numeric
-        .push(numeric("creator_past_ctr", creator_ctr, true));
+        .push(numeric("creator_past_ctr", h.creator_ctr, true));
     if options.user_history {
         table
             .numeric
-            .push(numeric("user_past_sessions", past_sessions, true));
-        table.numeric.push(numeric("user_past_ctr", past_ctr, true));
+            .push(numeric("user_past_sessions", h.past_sessions, true));
         table
             .numeric
-            .push(numeric("user_topic_click_share", topic_share, false));
+            .push(numeric("user_past_ctr", h.past_ctr, true));
+        table
+            .numeric
+            .push(numeric("user_topic_click_share", h.topic_share, false));
     }
     if options.future_leak {
         let mut shown = vec![0u32; posts];
