@@ -2,7 +2,8 @@
 # Installs what is missing, then runs every check and test CI runs, in order:
 # formatting, clippy (native and wasm32), the release web build, in-browser
 # tests (wasm-bindgen-test in headless Chromium), and native tests including
-# the page tests that drive the release build in a real headless Chromium.
+# the page tests that drive the release build in a real headless Chromium,
+# then every bundled study's claims at four seeds.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$CASEBOOK_ROOT"
@@ -14,7 +15,7 @@ step "rustfmt"
 cargo fmt --check
 
 step "clippy, native"
-cargo clippy --locked --all-targets --features page-tests -- -D warnings
+cargo clippy --locked --all-targets --features page-tests,claims -- -D warnings
 
 step "clippy, wasm32"
 cargo clippy --locked --target wasm32-unknown-unknown --all-targets --features wasm-timing -- -D warnings
@@ -30,3 +31,6 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 
 step "native tests, including page tests on dist/ in headless Chromium"
 cargo test --locked --features page-tests
+
+step "every bundled study's claims at four seeds (release build)"
+cargo test --locked --release --features claims --test claims

@@ -12,7 +12,11 @@ mod ui;
 #[cfg(target_arch = "wasm32")]
 pub use compute::probe_webgpu;
 pub use compute::{AdapterDescription, Backend};
-pub use study::{DesignStep, StudyError, StudyMeta, bundled_studies, parse_study};
+pub use study::{
+    BROWSER_MAX_IMPRESSIONS, Chart, Claim, ClaimResult, DEFAULT_SEED, Design, DesignStep,
+    Direction, Knob, KnobKind, KnobValue, Report, RunError, Runner, Step, Study, StudyError,
+    StudyMeta, StudyReport, WorldSpec, bundled_studies, parse_study,
+};
 #[cfg(target_arch = "wasm32")]
 pub use ui::{App, show_error_panel, start};
 

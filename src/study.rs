@@ -1,13 +1,27 @@
 //! Case studies: the nine design steps every study walks, and the study files
-//! under `case_studies/`, parsed once into validated types.
+//! under `case_studies/`, parsed once into validated types; running a
+//! study's design, and checking its claims.
 
+mod feed;
+mod knobs;
+mod raw;
+mod run;
+mod validate;
+
+use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Deserialize;
+use serde::Serialize;
 use thiserror::Error;
 
+use crate::engine::world::feed::FeedParams;
+use knobs::KnobDef;
+pub use knobs::{DEFAULT_SEED, Design, Knob, KnobKind, KnobValue};
+use raw::RawStudy;
+pub use run::{ClaimResult, Report, RunError, Runner, StudyReport};
+
 /// The nine steps of an ML system design, in the order a study walks them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DesignStep {
     ProblemFormulation,
     Metrics,
@@ -55,8 +69,30 @@ impl DesignStep {
     }
 }
 
+impl DesignStep {
+    /// The step's stable id, as study files and URLs name it.
+    pub fn id(self) -> &'static str {
+        match self {
+            DesignStep::ProblemFormulation => "problem",
+            DesignStep::Metrics => "metrics",
+            DesignStep::Architecture => "architecture",
+            DesignStep::DataAndLabels => "data",
+            DesignStep::Features => "features",
+            DesignStep::ModelAndOfflineEvaluation => "model",
+            DesignStep::PredictionService => "serving",
+            DesignStep::OnlineTesting => "online",
+            DesignStep::ScalingAndMonitoring => "monitoring",
+        }
+    }
+
+    /// The step with stable id `id`.
+    pub fn from_id(id: &str) -> Option<DesignStep> {
+        DesignStep::ALL.into_iter().find(|s| s.id() == id)
+    }
+}
+
 /// What a study is, as its card on the home page shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StudyMeta {
     /// Stable identifier, used in URLs: lowercase letters, digits and hyphens.
     pub id: String,
@@ -65,6 +101,199 @@ pub struct StudyMeta {
     /// Estimated minutes to walk the whole study.
     pub minutes: u32,
     pub sources: Vec<String>,
+}
+
+/// A validated case study: what it is, the world it runs in, its nine steps
+/// and the lessons it claims.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Study {
+    pub meta: StudyMeta,
+    pub world: WorldSpec,
+    /// All nine steps, in [`DesignStep::ALL`] order.
+    pub steps: Vec<Step>,
+    pub claims: Vec<Claim>,
+}
+
+/// The generative world a study runs in, with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorldSpec {
+    Feed(FeedParams),
+}
+
+impl WorldSpec {
+    /// The world's stable kind, as `[world] kind` names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorldSpec::Feed(_) => "feed",
+        }
+    }
+
+    /// Every knob id this world understands.
+    pub(crate) fn knob_defs(&self) -> &'static [KnobDef] {
+        match self {
+            WorldSpec::Feed(_) => feed::KNOBS,
+        }
+    }
+
+    /// Every numeric report key a claim may name.
+    pub fn metric_keys(&self) -> &'static [&'static str] {
+        match self {
+            WorldSpec::Feed(_) => feed::METRICS,
+        }
+    }
+}
+
+/// One design step as a study presents it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    pub step: DesignStep,
+    /// Markdown. The UI renders it without passing raw HTML through.
+    pub narrative: String,
+    pub knobs: Vec<Knob>,
+    pub charts: Vec<Chart>,
+}
+
+impl Serialize for DesignStep {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+/// A chart a step can show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Chart {
+    Roc,
+    Pr,
+    Calibration,
+    Loss,
+    Confusion,
+    Scores,
+    Latency,
+    Throughput,
+    AbTest,
+    Drift,
+    Cost,
+}
+
+impl Chart {
+    /// Every chart, in the order a step lists them by default.
+    pub const ALL: [Chart; 11] = [
+        Chart::Roc,
+        Chart::Pr,
+        Chart::Calibration,
+        Chart::Loss,
+        Chart::Confusion,
+        Chart::Scores,
+        Chart::Latency,
+        Chart::Throughput,
+        Chart::AbTest,
+        Chart::Drift,
+        Chart::Cost,
+    ];
+
+    /// The chart's stable id, as study files name it.
+    pub fn id(self) -> &'static str {
+        match self {
+            Chart::Roc => "roc",
+            Chart::Pr => "pr",
+            Chart::Calibration => "calibration",
+            Chart::Loss => "loss",
+            Chart::Confusion => "confusion",
+            Chart::Scores => "scores",
+            Chart::Latency => "latency",
+            Chart::Throughput => "throughput",
+            Chart::AbTest => "ab_test",
+            Chart::Drift => "drift",
+            Chart::Cost => "cost",
+        }
+    }
+}
+
+/// A lesson a study claims, checked by running the engine: with knob `knob`
+/// at `value` instead of `baseline` (every other knob at its default, except
+/// those in `given`), `metric` moves in `direction` by at least
+/// `by_at_least` and at most `by_at_most`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Claim {
+    pub id: String,
+    pub step: DesignStep,
+    pub knob: String,
+    pub value: KnobValue,
+    pub baseline: KnobValue,
+    pub given: BTreeMap<String, KnobValue>,
+    pub metric: String,
+    pub direction: Direction,
+    pub by_at_least: f64,
+    pub by_at_most: f64,
+    /// One sentence the UI shows beside the measured result.
+    pub why: String,
+}
+
+/// Which way a claim says its metric moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Up,
+    Down,
+    /// Either way: the claim bounds the size of the change only.
+    Either,
+}
+
+impl Claim {
+    /// Whether a measured change `delta` (value side minus baseline side)
+    /// bears the claim out.
+    pub fn holds(&self, delta: f64) -> bool {
+        let size = match self.direction {
+            Direction::Up => delta,
+            Direction::Down => -delta,
+            Direction::Either => delta.abs(),
+        };
+        delta.is_finite() && size >= self.by_at_least && size.abs() <= self.by_at_most
+    }
+}
+
+impl Study {
+    /// Every knob the study offers, step by step.
+    pub fn knobs(&self) -> impl Iterator<Item = &Knob> {
+        self.steps.iter().flat_map(|s| s.knobs.iter())
+    }
+
+    /// The knob with id `id`, if the study offers it.
+    pub fn knob(&self, id: &str) -> Option<&Knob> {
+        self.knobs().find(|k| k.id == id)
+    }
+
+    /// The study's default design at `seed`.
+    pub fn default_design(&self, seed: u64) -> Design {
+        Design {
+            seed,
+            values: self
+                .knobs()
+                .map(|k| (k.id.clone(), k.default.clone()))
+                .collect(),
+        }
+    }
+
+    /// Sets knob `id` to the value written as `text` (a URL parameter, a
+    /// CLI `--set`).
+    ///
+    /// # Errors
+    /// An unknown knob (the message lists the study's knobs) or a value the
+    /// knob does not allow (the message lists the valid values).
+    pub fn set(&self, design: &mut Design, id: &str, text: &str) -> Result<(), String> {
+        let Some(knob) = self.knob(id) else {
+            let ids: Vec<&str> = self.knobs().map(|k| k.id.as_str()).collect();
+            return Err(format!(
+                "`{id}` is not a knob of {}; its knobs are {}",
+                self.meta.id,
+                ids.join(", ")
+            ));
+        };
+        let value = knob.parse_value(text).map_err(|e| format!("{id}: {e}"))?;
+        design.values.insert(id.to_owned(), value);
+        Ok(())
+    }
 }
 
 /// A case-study file that failed to parse or validate. Every variant names the
@@ -76,30 +305,29 @@ pub enum StudyError {
     #[error("{file}: field `{field}` {reason}")]
     Invalid {
         file: String,
-        field: &'static str,
+        field: String,
         reason: String,
     },
 }
 
 /// The studies shipped with Casebook, in the order the home page lists them.
 /// The first is the one the app opens by default.
-const BUNDLED: [(&str, &str); 2] = [
-    (
-        "case_studies/feed-ranking.toml",
-        include_str!("../case_studies/feed-ranking.toml"),
-    ),
-    (
-        "case_studies/harmful-content.toml",
-        include_str!("../case_studies/harmful-content.toml"),
-    ),
-];
+const BUNDLED: [(&str, &str); 1] = [(
+    "case_studies/feed-ranking.toml",
+    include_str!("../case_studies/feed-ranking.toml"),
+)];
+
+/// The most impressions a study file may ask for: a default run must stay
+/// well under a second in the browser (1M impressions take about 1.1 s in
+/// wasm32, BENCHMARKS.md).
+pub const BROWSER_MAX_IMPRESSIONS: u64 = 1_000_000;
 
 /// Parses every bundled study. A bundled file that fails is a bug that the
 /// tests catch; callers still get the error rather than a panic.
 ///
 /// # Errors
 /// The first bundled file that fails to parse or validate.
-pub fn bundled_studies() -> Result<Vec<StudyMeta>, StudyError> {
+pub fn bundled_studies() -> Result<Vec<Study>, StudyError> {
     BUNDLED
         .iter()
         .map(|(file, text)| parse_study(file, text))
@@ -110,44 +338,17 @@ pub fn bundled_studies() -> Result<Vec<StudyMeta>, StudyError> {
 ///
 /// # Errors
 /// [`StudyError::Syntax`] for malformed TOML, a missing or unknown key;
-/// [`StudyError::Invalid`] for a value out of its allowed range.
-pub fn parse_study(file: &str, text: &str) -> Result<StudyMeta, StudyError> {
+/// [`StudyError::Invalid`] for a value the format does not allow, naming the
+/// field and the reason.
+pub fn parse_study(file: &str, text: &str) -> Result<Study, StudyError> {
     let raw: RawStudy = toml::from_str(text).map_err(|e| StudyError::Syntax {
         file: file.to_owned(),
         message: e.to_string().trim_end().to_owned(),
     })?;
-    let meta = raw.meta;
-    let invalid = |field, reason: &str| StudyError::Invalid {
+    validate::study(raw).map_err(|(field, reason)| StudyError::Invalid {
         file: file.to_owned(),
         field,
-        reason: reason.to_owned(),
-    };
-    let id_ok = !meta.id.is_empty()
-        && meta
-            .id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !id_ok {
-        return Err(invalid(
-            "meta.id",
-            "must be non-empty and use only lowercase letters, digits and hyphens",
-        ));
-    }
-    if meta.title.trim().is_empty() {
-        return Err(invalid("meta.title", "must not be empty"));
-    }
-    if meta.summary.trim().is_empty() {
-        return Err(invalid("meta.summary", "must not be empty"));
-    }
-    if !(1..=600).contains(&meta.minutes) {
-        return Err(invalid("meta.minutes", "must be between 1 and 600"));
-    }
-    Ok(StudyMeta {
-        id: meta.id,
-        title: meta.title,
-        summary: meta.summary,
-        minutes: meta.minutes,
-        sources: meta.sources,
+        reason,
     })
 }
 
@@ -157,72 +358,73 @@ impl fmt::Display for StudyMeta {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStudy {
-    meta: RawMeta,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMeta {
-    id: String,
-    title: String,
-    summary: String,
-    minutes: u32,
-    #[serde(default)]
-    sources: Vec<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn nine_steps_numbered_in_order() {
+    fn nine_steps_numbered_in_order_with_distinct_ids() {
         let numbers: Vec<usize> = DesignStep::ALL.iter().map(|s| s.number()).collect();
         assert_eq!(numbers, (1..=9).collect::<Vec<_>>());
         assert_eq!(
             DesignStep::ALL[8].title(),
             "Scaling, monitoring and updates"
         );
+        for step in DesignStep::ALL {
+            assert_eq!(DesignStep::from_id(step.id()), Some(step));
+        }
     }
 
     #[test]
     fn bundled_studies_parse_with_distinct_ids() {
         let studies = bundled_studies().expect("bundled studies are valid");
-        let ids: Vec<&str> = studies.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["feed-ranking", "harmful-content"]);
-        assert!(studies.iter().all(|s| s.summary.len() > 80));
+        let ids: Vec<&str> = studies.iter().map(|s| s.meta.id.as_str()).collect();
+        assert_eq!(ids, ["feed-ranking"]);
+        for study in &studies {
+            assert!(study.meta.summary.len() > 80);
+            assert_eq!(study.steps.len(), 9);
+            assert!(study.claims.len() >= 10, "{} claims", study.claims.len());
+        }
     }
 
     #[test]
-    fn unknown_key_names_file_and_key() {
-        let text = "[meta]\nid = \"x\"\ntitle = \"T\"\nsummary = \"S\"\nminutes = 3\ncolour = 1\n";
-        let err = parse_study("mine.toml", text).unwrap_err().to_string();
-        assert!(err.starts_with("mine.toml: "), "{err}");
-        assert!(err.contains("colour"), "{err}");
-    }
-
-    #[test]
-    fn bad_id_names_the_field() {
-        let text = "[meta]\nid = \"Feed Ranking\"\ntitle = \"T\"\nsummary = \"S\"\nminutes = 3\n";
-        let err = parse_study("mine.toml", text).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StudyError::Invalid {
-                    field: "meta.id",
-                    ..
-                }
-            ),
-            "{err}"
+    fn setting_a_knob_checks_the_value_and_lists_valid_ones() {
+        let study = &bundled_studies().expect("bundled")[0];
+        let mut design = study.default_design(DEFAULT_SEED);
+        study
+            .set(&mut design, "model", "gbdt")
+            .expect("gbdt is a model");
+        assert_eq!(design.get("model"), Some(&KnobValue::Choice("gbdt".into())));
+        let err = study.set(&mut design, "model", "forest").unwrap_err();
+        assert!(err.contains("popularity, logistic, gbdt, mlp"), "{err}");
+        let err = study.set(&mut design, "colour", "red").unwrap_err();
+        assert!(err.contains("its knobs are sampling"), "{err}");
+        let err = study.set(&mut design, "trees", "12.5").unwrap_err();
+        assert!(err.contains("whole numbers from 10 to 300"), "{err}");
+        let err = study.set(&mut design, "recalibrate", "maybe").unwrap_err();
+        assert!(err.contains("true and false"), "{err}");
+        assert_eq!(
+            design.get("model"),
+            Some(&KnobValue::Choice("gbdt".into())),
+            "a rejected value keeps what the design had"
         );
     }
 
     #[test]
-    fn missing_meta_is_an_error_not_a_panic() {
-        let err = parse_study("empty.toml", "").unwrap_err().to_string();
-        assert!(err.contains("meta"), "{err}");
+    fn claims_hold_by_direction_and_bounds() {
+        let study = &bundled_studies().expect("bundled")[0];
+        let claim = |direction, by_at_least, by_at_most| Claim {
+            direction,
+            by_at_least,
+            by_at_most,
+            ..study.claims[0].clone()
+        };
+        assert!(claim(Direction::Up, 0.1, f64::INFINITY).holds(0.2));
+        assert!(!claim(Direction::Up, 0.1, f64::INFINITY).holds(0.05));
+        assert!(!claim(Direction::Up, 0.1, f64::INFINITY).holds(-0.2));
+        assert!(claim(Direction::Down, 0.1, f64::INFINITY).holds(-0.2));
+        assert!(claim(Direction::Either, 0.0, 0.01).holds(-0.005));
+        assert!(!claim(Direction::Either, 0.0, 0.01).holds(0.02));
+        assert!(!claim(Direction::Up, 0.0, 1.0).holds(f64::NAN));
     }
 }

@@ -22,7 +22,7 @@ pub fn App() -> impl IntoView {
     let backend = LocalResource::new(probe_webgpu);
     let studies = bundled_studies();
     let body = match studies.as_ref().map(|s| s.first()) {
-        Ok(Some(study)) => view! { <StudyOverview study=study.clone() /> }.into_any(),
+        Ok(Some(study)) => view! { <StudyOverview study=study.meta.clone() /> }.into_any(),
         Ok(None) => {
             view! { <p class="notice" role="alert">"No case study is bundled."</p> }.into_any()
         }

@@ -107,7 +107,7 @@ impl Browser {
         assert_eq!(brand, "Casebook");
         let title = self.text("h1").await;
         let default_study = casebook::bundled_studies().expect("bundled studies")[0].clone();
-        assert_eq!(title, default_study.title);
+        assert_eq!(title, default_study.meta.title);
 
         let steps = self
             .client

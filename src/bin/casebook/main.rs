@@ -2,6 +2,8 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 mod scores;
+#[cfg(not(target_arch = "wasm32"))]
+mod studies;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
@@ -19,7 +21,7 @@ mod cli {
 
     use clap::{Parser, Subcommand};
 
-    use crate::scores;
+    use crate::{scores, studies};
 
     #[derive(Parser)]
     #[command(
@@ -36,6 +38,36 @@ mod cli {
     enum Command {
         /// List the bundled case studies: id, title and estimated minutes.
         List,
+        /// Run a study's design and print its report.
+        Run {
+            /// A bundled study's id (see `list`) or the path to a study file.
+            study: String,
+            /// Set a knob: `--set model=gbdt`. Repeat for several knobs.
+            #[arg(long = "set", value_name = "KNOB=VALUE")]
+            set: Vec<String>,
+            /// The world's seed.
+            #[arg(long, default_value_t = casebook::DEFAULT_SEED)]
+            seed: u64,
+            /// Print the whole report as JSON instead of its metrics as text.
+            #[arg(long)]
+            json: bool,
+        },
+        /// Check a study's claims: run each at every seed and print the
+        /// measured change. Exits with 1 if a claim does not hold.
+        Check {
+            /// Bundled study ids or study files.
+            #[arg(required = true)]
+            studies: Vec<String>,
+            /// Comma-separated seeds to check every claim at.
+            #[arg(long, value_delimiter = ',', default_value = "1")]
+            seeds: Vec<u64>,
+            /// Check only the claim with this id.
+            #[arg(long)]
+            claim: Option<String>,
+            /// Print the results as JSON lines.
+            #[arg(long)]
+            json: bool,
+        },
         /// Evaluate your own scores: a CSV with a header naming `label` (0 or
         /// 1) and `score`, and optionally `query` (groups for ranking metrics).
         Metrics {
@@ -56,16 +88,43 @@ mod cli {
 
     /// Exit code for input the user can fix.
     const BAD_INPUT: u8 = 2;
+    /// Exit code of `check` when a claim does not hold.
+    const CLAIM_FAILED: u8 = 1;
 
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
         match cli.command {
             Command::List => match casebook::bundled_studies() {
                 Ok(studies) => {
-                    let lines: Vec<String> = studies.iter().map(ToString::to_string).collect();
+                    let lines: Vec<String> = studies.iter().map(|s| s.meta.to_string()).collect();
                     emit(&(lines.join("\n") + "\n"))
                 }
                 Err(error) => fail(&error.to_string()),
+            },
+            Command::Run {
+                study,
+                set,
+                seed,
+                json,
+            } => match studies::run(&study, &set, seed, json) {
+                Ok(text) => emit(&text),
+                Err(message) => fail(&message),
+            },
+            Command::Check {
+                studies: names,
+                seeds,
+                claim,
+                json,
+            } => match studies::check(&names, &seeds, claim.as_deref(), json) {
+                Ok((text, all_hold)) => {
+                    let code = emit(&text);
+                    if all_hold {
+                        code
+                    } else {
+                        ExitCode::from(CLAIM_FAILED)
+                    }
+                }
+                Err(message) => fail(&message),
             },
             Command::Metrics {
                 input,

@@ -29,6 +29,8 @@ pub struct FeedDesign {
     pub encoding: Encoding,
     /// Cross user x topic into one hashed field.
     pub user_topic_cross: bool,
+    /// Hash buckets of the cross.
+    pub cross_buckets: u32,
     pub split: SplitKind,
     /// Statistics leakage: fit feature transforms on every row, test included.
     pub fit_on_all_rows: bool,
@@ -48,6 +50,7 @@ impl Default for FeedDesign {
             scaling: Scaling::Standardize,
             encoding: Encoding::OneHot,
             user_topic_cross: true,
+            cross_buckets: 1 << 15,
             split: SplitKind::ByTime {
                 valid_days: 1,
                 test_days: 2,
@@ -205,7 +208,7 @@ impl FeedPipeline {
             } else {
                 Vec::new()
             },
-            cross_buckets: 1 << 15,
+            cross_buckets: design.cross_buckets,
         };
         let all_rows: Vec<usize> = (0..table.len()).collect();
         let fit_rows = if design.fit_on_all_rows {

@@ -19,10 +19,14 @@ pub const MAX_IMPRESSIONS: u64 = 5_000_000;
 
 /// How engagement depends on the latent factors. Fixed, so that lessons mean
 /// the same across studies; the parameters below choose sizes and drift.
-const W_AFFINITY: f64 = 1.2;
+const W_AFFINITY: f64 = 2.0;
 const W_QUALITY: f64 = 0.8;
 const W_FOLLOW: f64 = 1.0;
 const W_AGE: f64 = 0.4;
+/// Weight of a post's own topic in its topic vector.
+const TOPIC_WEIGHT: f32 = 2.0;
+/// Weight of the post's spread over every topic.
+const TOPIC_BLEND: f32 = 0.25;
 /// Candidates the logging ranker looks at per slot shown.
 const CANDIDATES_PER_SLOT: usize = 3;
 /// Posts stay in the candidate pool this many days after the day they appear.
@@ -469,16 +473,21 @@ fn generate_posts(params: &FeedParams, creators: &Creators, rng: &mut StageRng) 
             let u: f64 = rng.random();
             let creator = ((u * u * f64::from(params.creators)) as u32).min(params.creators - 1);
             let c = creator as usize;
-            let mut best = (f32::NEG_INFINITY, 0u8);
+            // A post is about one topic, drawn near its creator's centre, with
+            // a little of the others: interest in the topic is what a user's
+            // history can learn, the rest is the post's own.
+            let start = posts.topic_vec.len();
+            let mut best = (f32::NEG_INFINITY, 0usize);
             for k in 0..d {
                 let v = 0.8 * creators.centre[c * d + k] + 0.6 * normal(rng);
-                posts.topic_vec.push(v);
+                posts.topic_vec.push(TOPIC_BLEND * v);
                 if v > best.0 {
-                    best = (v, k as u8);
+                    best = (v, k);
                 }
             }
+            posts.topic_vec[start + best.1] += TOPIC_WEIGHT;
             posts.creator.push(creator);
-            posts.topic.push(best.1);
+            posts.topic.push(best.1 as u8);
             posts.quality.push(creators.quality[c] + 0.3 * normal(rng));
             posts.created_day.push(day);
         }

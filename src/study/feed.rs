@@ -1,0 +1,231 @@
+//! The feed world's knobs and report keys: how a [`Design`] becomes the
+//! engine's [`FeedDesign`]. A knob the study does not offer keeps the
+//! engine's default.
+
+use crate::engine::features::feed::FeedFeatureOptions;
+use crate::engine::features::{Encoding, Scaling};
+use crate::engine::models::gbdt::GbdtConfig;
+use crate::engine::models::logistic::LogisticConfig;
+use crate::engine::models::mlp::MlpConfig;
+use crate::engine::pipeline::feed::{FeedDesign, FeedModel};
+use crate::engine::sampling::{Imbalance, Sampling};
+use crate::engine::split::SplitKind;
+use crate::engine::world::feed::FeedParams;
+
+use super::knobs::{Accepts, Design, KnobDef};
+
+/// Oversampling repeats each positive this many times.
+const OVERSAMPLE_FACTOR: u32 = 4;
+/// Undersampling keeps this fraction of the negatives.
+const UNDERSAMPLE_RATE: f64 = 0.25;
+
+const fn choice(id: &'static str, values: &'static [&'static str]) -> KnobDef {
+    KnobDef {
+        id,
+        accepts: Accepts::Choice(values),
+    }
+}
+
+const fn number(id: &'static str, min: f64, max: f64, integer: bool) -> KnobDef {
+    KnobDef {
+        id,
+        accepts: Accepts::Number { min, max, integer },
+    }
+}
+
+const fn toggle(id: &'static str) -> KnobDef {
+    KnobDef {
+        id,
+        accepts: Accepts::Toggle,
+    }
+}
+
+/// Every knob the feed world understands, with its outer bounds.
+pub(crate) const KNOBS: &[KnobDef] = &[
+    choice(
+        "sampling",
+        &[
+            "all",
+            "uniform",
+            "stratified",
+            "reservoir",
+            "negative_downsampling",
+        ],
+    ),
+    number("sample_rate", 0.01, 1.0, false),
+    number("neg_rate", 0.01, 1.0, false),
+    toggle("recalibrate"),
+    choice(
+        "imbalance",
+        &["none", "oversample", "undersample", "class_weight"],
+    ),
+    choice("split", &["time", "random"]),
+    choice("leakage", &["none", "fit_on_all", "future_feature"]),
+    choice(
+        "features",
+        &["all", "no_history", "no_position", "ids_only"],
+    ),
+    choice("encoding", &["one_hot", "hashed"]),
+    number("hash_buckets", 2.0, 1_048_576.0, true),
+    toggle("cross"),
+    choice(
+        "scaling",
+        &["none", "standardize", "min_max", "log", "bucketize"],
+    ),
+    choice("model", &["popularity", "logistic", "gbdt", "mlp"]),
+    number("trees", 1.0, 500.0, true),
+    number("max_depth", 1.0, 12.0, true),
+    number("hidden_layers", 1.0, 2.0, true),
+    number("epochs", 1.0, 50.0, true),
+    number("position_bias", 0.0, 3.0, false),
+];
+
+/// Every numeric key of the feed report, as claims and the CLI name them.
+pub(crate) const METRICS: &[&str] = &[
+    "offline.auc",
+    "offline.pr_auc",
+    "offline.log_loss",
+    "offline.ne",
+    "offline.calibration",
+    "offline.ece",
+    "offline.ndcg_at_10",
+    "model.params",
+    "model.bytes",
+    "data.impressions",
+    "data.train_rows",
+    "data.valid_rows",
+    "data.test_rows",
+    "data.train_click_rate",
+    "data.test_click_rate",
+    "training.best_epoch",
+];
+
+/// The engine design for `design` in a world with `params`.
+pub(crate) fn feed_design(params: &FeedParams, design: &Design) -> FeedDesign {
+    let base = FeedDesign::default();
+    let mut world = params.clone();
+    world.position_bias = design.number("position_bias", world.position_bias);
+
+    let sample_rate = design.number("sample_rate", 0.25);
+    let sampling = match design.choice("sampling", "all") {
+        "uniform" => Sampling::Uniform { rate: sample_rate },
+        "stratified" => Sampling::Stratified { rate: sample_rate },
+        "reservoir" => Sampling::Reservoir {
+            size: reservoir_size(params, sample_rate),
+        },
+        "negative_downsampling" => Sampling::NegativeDownsampling {
+            rate: design.number("neg_rate", 0.1),
+        },
+        _ => Sampling::All,
+    };
+    let imbalance = match design.choice("imbalance", "none") {
+        "oversample" => Imbalance::Oversample {
+            factor: OVERSAMPLE_FACTOR,
+        },
+        "undersample" => Imbalance::Undersample {
+            rate: UNDERSAMPLE_RATE,
+        },
+        "class_weight" => Imbalance::ClassWeight,
+        _ => Imbalance::None,
+    };
+    let split = match design.choice("split", "time") {
+        "random" => SplitKind::Random {
+            valid: 1.0 / 14.0,
+            test: 2.0 / 14.0,
+        },
+        _ => base.split,
+    };
+    let leakage = design.choice("leakage", "none");
+    let features = match design.choice("features", "all") {
+        "no_history" => FeedFeatureOptions {
+            user_history: false,
+            ..base.features
+        },
+        "no_position" => FeedFeatureOptions {
+            position: false,
+            ..base.features
+        },
+        "ids_only" => FeedFeatureOptions {
+            user_history: false,
+            position: false,
+            ..base.features
+        },
+        _ => base.features,
+    };
+    let encoding = match design.choice("encoding", "one_hot") {
+        "hashed" => Encoding::Hashed {
+            buckets: design.number("hash_buckets", 4096.0) as u32,
+        },
+        _ => Encoding::OneHot,
+    };
+    // The hashing trick applies to the cross too: with hashed ids, the
+    // user x topic cross gets the same bucket count.
+    let cross_buckets = match encoding {
+        Encoding::Hashed { buckets } => buckets,
+        Encoding::OneHot => base.cross_buckets,
+    };
+    let scaling = match design.choice("scaling", "standardize") {
+        "none" => Scaling::None,
+        "min_max" => Scaling::MinMax,
+        "log" => Scaling::Log,
+        "bucketize" => Scaling::Bucketize { bins: 16 },
+        _ => Scaling::Standardize,
+    };
+    let model = model(design);
+    FeedDesign {
+        seed: design.seed,
+        world,
+        features: FeedFeatureOptions {
+            future_leak: leakage == "future_feature",
+            ..features
+        },
+        scaling,
+        encoding,
+        user_topic_cross: design.toggle("cross", base.user_topic_cross),
+        cross_buckets,
+        split,
+        fit_on_all_rows: leakage == "fit_on_all",
+        sampling,
+        recalibrate: design.toggle("recalibrate", base.recalibrate),
+        imbalance,
+        model,
+    }
+}
+
+/// The model choice and its hyperparameters.
+fn model(design: &Design) -> FeedModel {
+    match design.choice("model", "logistic") {
+        "popularity" => FeedModel::Popularity,
+        "gbdt" => {
+            let d = GbdtConfig::default();
+            FeedModel::Gbdt(GbdtConfig {
+                trees: design.number("trees", d.trees as f64) as usize,
+                max_depth: design.number("max_depth", d.max_depth as f64) as usize,
+                ..d
+            })
+        }
+        "mlp" => {
+            let d = MlpConfig::default();
+            let width = d.hidden.first().copied().unwrap_or(32);
+            let layers = design.number("hidden_layers", 1.0) as usize;
+            FeedModel::Mlp(MlpConfig {
+                hidden: vec![width; layers.clamp(1, 2)],
+                max_epochs: design.number("epochs", d.max_epochs as f64) as usize,
+                ..d
+            })
+        }
+        _ => {
+            let d = LogisticConfig::default();
+            FeedModel::Logistic(LogisticConfig {
+                max_epochs: design.number("epochs", d.max_epochs as f64) as usize,
+                ..d
+            })
+        }
+    }
+}
+
+/// A reservoir holding `rate` of the expected training impressions.
+fn reservoir_size(params: &FeedParams, rate: f64) -> usize {
+    let train_days = f64::from(params.days.saturating_sub(3).max(1)) / f64::from(params.days);
+    (params.expected_impressions() as f64 * train_days * rate).ceil() as usize
+}

@@ -1,0 +1,161 @@
+//! Running a study: a [`Design`] through the engine to a [`Report`] with
+//! stable keys, and each [`Claim`] checked by running both sides.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::compute::Backend;
+use crate::engine::pipeline::feed::{FeedPipeline, FeedReport, PipelineError};
+
+use super::knobs::{Design, KnobValue};
+use super::{Claim, Study, WorldSpec, feed};
+
+/// What a run of a study's design measured. Its JSON keys are stable and
+/// documented in the README (`offline.auc`, `model.bytes`, `backend`, ...).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub study: String,
+    pub seed: u64,
+    /// Where the numbers were computed, as the UI's badge shows it.
+    pub backend: String,
+    /// Every knob's value in this run.
+    pub design: BTreeMap<String, KnobValue>,
+    #[serde(flatten)]
+    pub result: StudyReport,
+}
+
+/// The world-specific part of a report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum StudyReport {
+    Feed(FeedReport),
+}
+
+impl Report {
+    /// Every numeric value of the report under its dotted key
+    /// (`offline.auc`, `model.params`); lists such as curves are left out.
+    pub fn metrics(&self) -> BTreeMap<String, f64> {
+        let mut out = BTreeMap::new();
+        // The report holds plain numbers, strings and lists, which TOML's
+        // value tree represents without loss; a failure leaves the map empty.
+        if let Ok(toml::Value::Table(table)) = toml::Value::try_from(&self.result) {
+            flatten("", &table, &mut out);
+        }
+        out
+    }
+
+    /// The numeric value under `key`, if the report has one.
+    pub fn metric(&self, key: &str) -> Option<f64> {
+        self.metrics().get(key).copied()
+    }
+}
+
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, f64>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Integer(i) => {
+                out.insert(path, *i as f64);
+            }
+            toml::Value::Float(x) => {
+                out.insert(path, *x);
+            }
+            toml::Value::Table(inner) => flatten(&path, inner, out),
+            _ => {}
+        }
+    }
+}
+
+/// Why a study's design could not run.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum RunError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("the report has no metric `{0}`")]
+    MissingMetric(String),
+}
+
+/// A claim's measured outcome.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClaimResult {
+    pub claim: String,
+    pub seed: u64,
+    /// The metric with the knob at its baseline value.
+    pub baseline: f64,
+    /// The metric with the knob at the claim's value.
+    pub value: f64,
+    /// `value - baseline`.
+    pub delta: f64,
+    pub holds: bool,
+}
+
+/// Runs designs of any study, keeping each world's pipeline (and so its
+/// memoized stages) between runs.
+#[derive(Debug, Default)]
+pub struct Runner {
+    feed: FeedPipeline,
+}
+
+impl Runner {
+    /// Runs `design` of `study` to its report.
+    ///
+    /// # Errors
+    /// [`RunError::Pipeline`] when the engine cannot run the design (an
+    /// empty split, undefined metrics).
+    pub fn run(&mut self, study: &Study, design: &Design) -> Result<Report, RunError> {
+        let result = match &study.world {
+            WorldSpec::Feed(params) => {
+                StudyReport::Feed(self.feed.run(&feed::feed_design(params, design))?)
+            }
+        };
+        Ok(Report {
+            study: study.meta.id.clone(),
+            seed: design.seed,
+            backend: Backend::Cpu.label(),
+            design: design.values.clone(),
+            result,
+        })
+    }
+
+    /// Checks `claim` at `seed`: runs the study's defaults (with the claim's
+    /// `given` knobs) once with the knob at its baseline and once at the
+    /// claim's value, and compares the metric.
+    ///
+    /// # Errors
+    /// Either run failing, or the metric missing from the report.
+    pub fn check(
+        &mut self,
+        study: &Study,
+        claim: &Claim,
+        seed: u64,
+    ) -> Result<ClaimResult, RunError> {
+        let mut design = study.default_design(seed);
+        for (id, value) in &claim.given {
+            design.values.insert(id.clone(), value.clone());
+        }
+        let mut measure = |value: &KnobValue| {
+            design.values.insert(claim.knob.clone(), value.clone());
+            let report = self.run(study, &design)?;
+            report
+                .metric(&claim.metric)
+                .ok_or_else(|| RunError::MissingMetric(claim.metric.clone()))
+        };
+        let baseline = measure(&claim.baseline)?;
+        let value = measure(&claim.value)?;
+        let delta = value - baseline;
+        Ok(ClaimResult {
+            claim: claim.id.clone(),
+            seed,
+            baseline,
+            value,
+            delta,
+            holds: claim.holds(delta),
+        })
+    }
+}
