@@ -30,16 +30,77 @@ impl Default for FeedFeatureOptions {
 /// The categorical columns of the feed table, in order.
 pub const CATEGORICAL: [&str; 4] = ["user", "creator", "topic", "post"];
 
+/// Feed requests to score at serving time: for each row, the user, the
+/// candidate post, the day and the request it belongs to. Rows must come in
+/// day order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServingRows {
+    pub user: Vec<u32>,
+    pub post: Vec<u32>,
+    pub day: Vec<u16>,
+    pub request: Vec<u32>,
+}
+
+/// The rows a table is built for, and what they know.
+struct Rows<'a> {
+    user: &'a [u32],
+    post: &'a [u32],
+    day: &'a [u16],
+    /// Logged positions; at serving time every candidate is asked about as
+    /// if shown at rank 1.
+    position: Option<&'a [u8]>,
+    /// Whether the leak feature sees the whole log (offline, the leak) or
+    /// only the days before (what a serving system can compute).
+    leak_sees_future: bool,
+}
+
 /// Builds the raw table of every logged impression; the label is the click.
 pub fn raw_table(world: &FeedWorld, options: FeedFeatureOptions) -> RawTable {
     let log = &world.impressions;
-    let n = log.len();
+    let rows = Rows {
+        user: &log.user,
+        post: &log.post,
+        day: &log.day,
+        position: Some(&log.position),
+        leak_sees_future: true,
+    };
+    let mut table = build(world, &rows, options);
+    table.label = log.click.iter().map(|&c| f32::from(u8::from(c))).collect();
+    table.group.clone_from(&log.session);
+    table
+}
+
+/// Builds the raw table of serving-time requests, with the same columns as
+/// [`raw_table`] for the same options, computed only from what is known when
+/// the request arrives: history from earlier days, position 1, and the
+/// "future" feature as far as the log goes so far. Labels are 0: the world
+/// decides what happens.
+pub fn serving_table(
+    world: &FeedWorld,
+    requests: &ServingRows,
+    options: FeedFeatureOptions,
+) -> RawTable {
+    let rows = Rows {
+        user: &requests.user,
+        post: &requests.post,
+        day: &requests.day,
+        position: None,
+        leak_sees_future: false,
+    };
+    let mut table = build(world, &rows, options);
+    table.label = vec![0.0; requests.user.len()];
+    table.group.clone_from(&requests.request);
+    table
+}
+
+fn build(world: &FeedWorld, rows: &Rows<'_>, options: FeedFeatureOptions) -> RawTable {
+    let n = rows.user.len();
     let users = world.user_count();
     let creators = world.params.creators as usize;
     let topics = world.params.topics;
     let posts = world.posts.creator.len();
 
-    let h = history(world);
+    let h = history(world, rows);
 
     let numeric = |name: &str, values: Vec<f32>, heavy_tailed: bool| RawNumeric {
         name: name.to_owned(),
@@ -48,7 +109,11 @@ pub fn raw_table(world: &FeedWorld, options: FeedFeatureOptions) -> RawTable {
     };
     let mut table = RawTable::default();
     if options.position {
-        table.numeric.push(numeric("position", h.position, false));
+        let position = match rows.position {
+            Some(p) => p.iter().map(|&r| f32::from(r)).collect(),
+            None => vec![1.0; n],
+        };
+        table.numeric.push(numeric("position", position, false));
     }
     table.numeric.push(numeric("post_age_days", h.age, false));
     table
@@ -69,15 +134,21 @@ pub fn raw_table(world: &FeedWorld, options: FeedFeatureOptions) -> RawTable {
             .push(numeric("user_topic_click_share", h.topic_share, false));
     }
     if options.future_leak {
-        let mut shown = vec![0u32; posts];
-        let mut clicks = vec![0u32; posts];
-        for i in 0..n {
-            shown[log.post[i] as usize] += 1;
-            clicks[log.post[i] as usize] += u32::from(log.click[i]);
-        }
-        let leak = (0..n)
-            .map(|i| rate(clicks[log.post[i] as usize], shown[log.post[i] as usize]))
-            .collect();
+        let leak = if rows.leak_sees_future {
+            let log = &world.impressions;
+            let mut shown = vec![0u32; posts];
+            let mut clicks = vec![0u32; posts];
+            for i in 0..log.len() {
+                shown[log.post[i] as usize] += 1;
+                clicks[log.post[i] as usize] += u32::from(log.click[i]);
+            }
+            rows.post
+                .iter()
+                .map(|&p| rate(clicks[p as usize], shown[p as usize]))
+                .collect()
+        } else {
+            h.post_past_ctr
+        };
         table
             .numeric
             .push(numeric("post_ctr_whole_log", leak, true));
@@ -87,29 +158,36 @@ pub fn raw_table(world: &FeedWorld, options: FeedFeatureOptions) -> RawTable {
         ids,
         cardinality: cardinality as u32,
     };
-    let creator_of = |i: usize| world.posts.creator[log.post[i] as usize];
-    let topic_of = |i: usize| u32::from(world.posts.topic[log.post[i] as usize]);
+    let creator_of = |&p: &u32| world.posts.creator[p as usize];
+    let topic_of = |&p: &u32| u32::from(world.posts.topic[p as usize]);
     table.categorical = vec![
-        categorical(CATEGORICAL[0], log.user.clone(), users),
-        categorical(CATEGORICAL[1], (0..n).map(creator_of).collect(), creators),
-        categorical(CATEGORICAL[2], (0..n).map(topic_of).collect(), topics),
-        categorical(CATEGORICAL[3], log.post.clone(), posts),
+        categorical(CATEGORICAL[0], rows.user.to_vec(), users),
+        categorical(
+            CATEGORICAL[1],
+            rows.post.iter().map(creator_of).collect(),
+            creators,
+        ),
+        categorical(
+            CATEGORICAL[2],
+            rows.post.iter().map(topic_of).collect(),
+            topics,
+        ),
+        categorical(CATEGORICAL[3], rows.post.to_vec(), posts),
     ];
-    table.label = log.click.iter().map(|&c| f32::from(u8::from(c))).collect();
-    table.day.clone_from(&log.day);
-    table.group.clone_from(&log.session);
+    table.day = rows.day.to_vec();
     table
 }
 
-/// Per-impression columns, history ones counted over the days before.
+/// Per-row columns, history ones counted over the days before the row's.
 struct History {
-    position: Vec<f32>,
     age: Vec<f32>,
     follows: Vec<f32>,
     creator_ctr: Vec<f32>,
     past_sessions: Vec<f32>,
     past_ctr: Vec<f32>,
     topic_share: Vec<f32>,
+    /// The post's click rate over earlier days: what a serving system knows.
+    post_past_ctr: Vec<f32>,
 }
 
 fn rate(clicks: u32, shown: u32) -> f32 {
@@ -120,77 +198,103 @@ fn rate(clicks: u32, shown: u32) -> f32 {
     }
 }
 
-fn history(world: &FeedWorld) -> History {
-    let log = &world.impressions;
-    let n = log.len();
-    let users = world.user_count();
-    let creators = world.params.creators as usize;
-    let topics = world.params.topics;
-    let mut user_sessions = vec![0u32; users];
-    let mut user_impressions = vec![0u32; users];
-    let mut user_clicks = vec![0u32; users];
-    let mut user_topic_clicks = vec![0u32; users * topics];
-    let mut creator_impressions = vec![0u32; creators];
-    let mut creator_clicks = vec![0u32; creators];
+/// Running counts over the log, folded in one logged impression at a time.
+struct Counts {
+    user_sessions: Vec<u32>,
+    user_impressions: Vec<u32>,
+    user_clicks: Vec<u32>,
+    user_topic_clicks: Vec<u32>,
+    creator_impressions: Vec<u32>,
+    creator_clicks: Vec<u32>,
+    post_impressions: Vec<u32>,
+    post_clicks: Vec<u32>,
+    last_session: Option<u32>,
+}
 
-    let mut position = Vec::with_capacity(n);
-    let mut age = Vec::with_capacity(n);
-    let mut follows = Vec::with_capacity(n);
-    let mut creator_ctr = Vec::with_capacity(n);
-    let mut past_sessions = Vec::with_capacity(n);
-    let mut past_ctr = Vec::with_capacity(n);
-    let mut topic_share = Vec::with_capacity(n);
+impl Counts {
+    fn new(world: &FeedWorld) -> Counts {
+        let users = world.user_count();
+        let creators = world.params.creators as usize;
+        let posts = world.posts.creator.len();
+        Counts {
+            user_sessions: vec![0; users],
+            user_impressions: vec![0; users],
+            user_clicks: vec![0; users],
+            user_topic_clicks: vec![0; users * world.params.topics],
+            creator_impressions: vec![0; creators],
+            creator_clicks: vec![0; creators],
+            post_impressions: vec![0; posts],
+            post_clicks: vec![0; posts],
+            last_session: None,
+        }
+    }
 
-    // Rows come in day order; a day's rows join the history once the day ends.
-    let mut day_start = 0;
-    for i in 0..=n {
-        if i == n || (i > day_start && log.day[i] != log.day[day_start]) {
-            let mut last_session = None;
-            for j in day_start..i {
-                let (u, p) = (log.user[j] as usize, log.post[j] as usize);
-                let c = world.posts.creator[p] as usize;
-                let clicked = u32::from(log.click[j]);
-                if last_session != Some(log.session[j]) {
-                    user_sessions[u] += 1;
-                    last_session = Some(log.session[j]);
-                }
-                user_impressions[u] += 1;
-                user_clicks[u] += clicked;
-                user_topic_clicks[u * topics + usize::from(world.posts.topic[p])] += clicked;
-                creator_impressions[c] += 1;
-                creator_clicks[c] += clicked;
-            }
-            day_start = i;
-        }
-        if i == n {
-            break;
-        }
-        let (u, p) = (log.user[i] as usize, log.post[i] as usize);
+    fn fold(&mut self, world: &FeedWorld, j: usize) {
+        let log = &world.impressions;
+        let (u, p) = (log.user[j] as usize, log.post[j] as usize);
         let c = world.posts.creator[p] as usize;
-        position.push(f32::from(log.position[i]));
-        age.push(f32::from(
-            log.day[i].saturating_sub(world.posts.created_day[p]),
-        ));
-        follows.push(f32::from(u8::from(
-            world.follows(log.user[i], world.posts.creator[p]),
-        )));
-        creator_ctr.push(rate(creator_clicks[c], creator_impressions[c]));
-        past_sessions.push(user_sessions[u] as f32);
-        past_ctr.push(rate(user_clicks[u], user_impressions[u]));
-        let topic = usize::from(world.posts.topic[p]);
-        let all_clicks: u32 = user_topic_clicks[u * topics..(u + 1) * topics].iter().sum();
-        topic_share.push(rate(user_topic_clicks[u * topics + topic], all_clicks));
+        let clicked = u32::from(log.click[j]);
+        // Sessions are contiguous in the log.
+        if self.last_session != Some(log.session[j]) {
+            self.user_sessions[u] += 1;
+            self.last_session = Some(log.session[j]);
+        }
+        self.user_impressions[u] += 1;
+        self.user_clicks[u] += clicked;
+        self.user_topic_clicks[u * world.params.topics + usize::from(world.posts.topic[p])] +=
+            clicked;
+        self.creator_impressions[c] += 1;
+        self.creator_clicks[c] += clicked;
+        self.post_impressions[p] += 1;
+        self.post_clicks[p] += clicked;
     }
+}
 
-    History {
-        position,
-        age,
-        follows,
-        creator_ctr,
-        past_sessions,
-        past_ctr,
-        topic_share,
+fn history(world: &FeedWorld, rows: &Rows<'_>) -> History {
+    let log = &world.impressions;
+    let n = rows.user.len();
+    let topics = world.params.topics;
+    let mut counts = Counts::new(world);
+    let mut h = History {
+        age: Vec::with_capacity(n),
+        follows: Vec::with_capacity(n),
+        creator_ctr: Vec::with_capacity(n),
+        past_sessions: Vec::with_capacity(n),
+        past_ctr: Vec::with_capacity(n),
+        topic_share: Vec::with_capacity(n),
+        post_past_ctr: Vec::with_capacity(n),
+    };
+    // Logged impressions join the history once their day has ended.
+    let mut folded = 0;
+    for i in 0..n {
+        let day = rows.day[i];
+        debug_assert!(i == 0 || rows.day[i - 1] <= day, "rows come in day order");
+        while folded < log.len() && log.day[folded] < day {
+            counts.fold(world, folded);
+            folded += 1;
+        }
+        let (u, p) = (rows.user[i] as usize, rows.post[i] as usize);
+        let c = world.posts.creator[p] as usize;
+        h.age
+            .push(f32::from(day.saturating_sub(world.posts.created_day[p])));
+        h.follows.push(f32::from(u8::from(
+            world.follows(rows.user[i], world.posts.creator[p]),
+        )));
+        h.creator_ctr.push(rate(
+            counts.creator_clicks[c],
+            counts.creator_impressions[c],
+        ));
+        h.past_sessions.push(counts.user_sessions[u] as f32);
+        h.past_ctr
+            .push(rate(counts.user_clicks[u], counts.user_impressions[u]));
+        let topic = usize::from(world.posts.topic[p]);
+        let user_topics = &counts.user_topic_clicks[u * topics..(u + 1) * topics];
+        let all_clicks: u32 = user_topics.iter().sum();
+        h.topic_share.push(rate(user_topics[topic], all_clicks));
+        h.post_past_ctr
+            .push(rate(counts.post_clicks[p], counts.post_impressions[p]));
     }
+    h
 }
 
 #[cfg(test)]
@@ -263,5 +367,49 @@ mod tests {
         });
         assert_eq!(leaky.first().map(String::as_str), Some("position"));
         assert_eq!(leaky.last().map(String::as_str), Some("post_ctr_whole_log"));
+    }
+
+    #[test]
+    fn serving_features_match_the_logged_ones_for_the_same_rows() {
+        // No training/serving skew: the same (user, post, day) gets the same
+        // history features offline and at serving time; only the position
+        // (rank 1 when serving) and the leak (the past only) differ.
+        let w = world();
+        let options = FeedFeatureOptions {
+            future_leak: true,
+            ..FeedFeatureOptions::default()
+        };
+        let offline = raw_table(&w, options);
+        let log = &w.impressions;
+        let requests = ServingRows {
+            user: log.user.clone(),
+            post: log.post.clone(),
+            day: log.day.clone(),
+            request: log.session.clone(),
+        };
+        let serving = serving_table(&w, &requests, options);
+        assert_eq!(offline.categorical, serving.categorical);
+        for (a, b) in offline.numeric.iter().zip(&serving.numeric) {
+            assert_eq!(a.name, b.name);
+            let same = a
+                .values
+                .iter()
+                .zip(&b.values)
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            match a.name.as_str() {
+                "position" => assert!(b.values.iter().all(|&p| p.to_bits() == 1.0f32.to_bits())),
+                "post_ctr_whole_log" => {
+                    assert!(!same, "the leak sees the future offline only");
+                    // Serving sees no clicks of a post on its first day.
+                    for i in 0..log.len() {
+                        let created = w.posts.created_day[log.post[i] as usize];
+                        if log.day[i] == created {
+                            assert!(b.values[i].is_nan());
+                        }
+                    }
+                }
+                _ => assert!(same, "{} differs between offline and serving", a.name),
+            }
+        }
     }
 }

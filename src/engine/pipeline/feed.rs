@@ -6,13 +6,13 @@ use thiserror::Error;
 
 use super::Memo;
 use crate::engine::data::Dataset;
-use crate::engine::features::feed::{FeedFeatureOptions, raw_table};
-use crate::engine::features::{Encoding, FeatureSpec, RawTable, Scaling, fit};
+use crate::engine::features::feed::{FeedFeatureOptions, ServingRows, raw_table, serving_table};
+use crate::engine::features::{Encoding, FeatureSpec, FittedFeatures, RawTable, Scaling, fit};
 use crate::engine::metrics::{MetricError, RankedQueries, binary_report};
 use crate::engine::models::TrainingCurve;
-use crate::engine::models::gbdt::{self, GbdtConfig};
-use crate::engine::models::logistic::{self, LogisticConfig};
-use crate::engine::models::mlp::{self, MlpConfig};
+use crate::engine::models::gbdt::{self, GbdtConfig, GbdtModel};
+use crate::engine::models::logistic::{self, LogisticConfig, LogisticModel};
+use crate::engine::models::mlp::{self, MlpConfig, MlpModel};
 use crate::engine::rng::Seed;
 use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate, sample};
 use crate::engine::split::{SplitKind, split};
@@ -105,6 +105,7 @@ pub enum PipelineError {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FeedReport {
     pub offline: Offline,
+    pub online: Online,
     pub model: ModelSummary,
     pub data: DataSummary,
     pub training: TrainingCurve,
@@ -122,6 +123,33 @@ pub struct Offline {
     pub ece: f64,
     pub ndcg_at_10: f64,
 }
+
+/// What happens when the trained model ranks the feed of simulated users on
+/// the world's last [`ONLINE_DAYS`] days: each logged session's user gets a
+/// fresh candidate pool, the model (with serving-time features) picks and
+/// orders the top `session_len`, and the world's ground truth gives the
+/// expected clicks, likes, shares and hides through position bias.
+/// Expectations, not draws: two designs differ only by their rankings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Online {
+    /// Expected clicks per impression.
+    pub ctr: f64,
+    /// The same sessions ranked by the logging policy (a noisy popularity
+    /// prior): the production baseline.
+    pub ctr_logging_policy: f64,
+    /// `ctr / ctr_logging_policy - 1`.
+    pub ctr_lift: f64,
+    /// Expected clicks, likes and shares per session.
+    pub engagement_per_session: f64,
+    /// Expected hides per impression.
+    pub hide_rate: f64,
+    /// Distinct topics over posts shown, averaged over sessions.
+    pub diversity: f64,
+    pub sessions: usize,
+}
+
+/// Days at the end of the world on which the model is served.
+pub const ONLINE_DAYS: u16 = 2;
 
 /// The trained model's size.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -198,18 +226,7 @@ impl FeedPipeline {
             &mut seed.stream("imbalance"),
         );
 
-        let spec = FeatureSpec {
-            scaling: design.scaling,
-            encoding: design.encoding,
-            missing_indicators: true,
-            // user x topic: the categorical columns are user, creator, topic, post.
-            crosses: if design.user_topic_cross {
-                vec![(0, 2)]
-            } else {
-                Vec::new()
-            },
-            cross_buckets: design.cross_buckets,
-        };
+        let spec = feature_spec(design);
         let all_rows: Vec<usize> = (0..table.len()).collect();
         let fit_rows = if design.fit_on_all_rows {
             &all_rows
@@ -223,22 +240,24 @@ impl FeedPipeline {
         let test_set = fitted.transform(&table, &parts.test);
 
         let inputs = TrainInputs {
-            table: &table,
             world: &world,
             train_rows: &chosen.rows,
-            test_rows: &parts.test,
             train_set: &train_set,
             valid_set: &valid_set,
-            test_set: &test_set,
         };
-        let (mut scores, model, training) = train_and_predict(design, &inputs, seed);
-        if let (Sampling::NegativeDownsampling { rate }, true) =
-            (&design.sampling, design.recalibrate)
-        {
-            for p in &mut scores {
-                *p = recalibrate(*p, *rate);
+        let (trained, training) = train(design, &inputs, seed);
+        let calibrate = |mut scores: Vec<f64>| {
+            if let (Sampling::NegativeDownsampling { rate }, true) =
+                (&design.sampling, design.recalibrate)
+            {
+                for p in &mut scores {
+                    *p = recalibrate(*p, *rate);
+                }
             }
-        }
+            scores
+        };
+        let scores = calibrate(trained.scores(&test_set, &table, &parts.test));
+        let online = serve(&world, design, &trained, &fitted, seed);
 
         let labels: Vec<u8> = test_set.label.iter().map(|&y| u8::from(y > 0.5)).collect();
         let report = binary_report(&labels, &scores, 0.5, 10)?;
@@ -254,7 +273,12 @@ impl FeedPipeline {
                 ece: report.expected_calibration_error,
                 ndcg_at_10: ndcg.mean,
             },
-            model,
+            online,
+            model: ModelSummary {
+                kind: design.model.id(),
+                params: trained.params(),
+                bytes: trained.params() * 4,
+            },
             data: DataSummary {
                 impressions: table.len(),
                 train_rows: train_set.len(),
@@ -268,41 +292,76 @@ impl FeedPipeline {
     }
 }
 
-/// What training needs: the data splits, and the world for auxiliary labels.
-struct TrainInputs<'a> {
-    table: &'a RawTable,
-    world: &'a FeedWorld,
-    train_rows: &'a [usize],
-    test_rows: &'a [usize],
-    train_set: &'a Dataset,
-    valid_set: &'a Dataset,
-    test_set: &'a Dataset,
+/// The feature transforms a design asks for.
+fn feature_spec(design: &FeedDesign) -> FeatureSpec {
+    FeatureSpec {
+        scaling: design.scaling,
+        encoding: design.encoding,
+        missing_indicators: true,
+        // user x topic: the categorical columns are user, creator, topic, post.
+        crosses: if design.user_topic_cross {
+            vec![(0, 2)]
+        } else {
+            Vec::new()
+        },
+        cross_buckets: design.cross_buckets,
+    }
 }
 
-fn train_and_predict(
-    design: &FeedDesign,
-    data: &TrainInputs<'_>,
-    seed: Seed,
-) -> (Vec<f64>, ModelSummary, TrainingCurve) {
-    let summary = |params: usize| ModelSummary {
-        kind: design.model.id(),
-        params,
-        bytes: params * 4,
-    };
+/// What training needs: the data splits, and the world for auxiliary labels.
+struct TrainInputs<'a> {
+    world: &'a FeedWorld,
+    train_rows: &'a [usize],
+    train_set: &'a Dataset,
+    valid_set: &'a Dataset,
+}
+
+/// A trained ranker, ready to score any rows of the feed's feature space.
+enum Trained {
+    /// The creator's past click rate; `fallback` where it has none.
+    Popularity {
+        fallback: f64,
+    },
+    Logistic(LogisticModel),
+    Gbdt(GbdtModel),
+    Mlp(MlpModel),
+}
+
+impl Trained {
+    /// Click scores for `rows` of `table`, whose transformed rows are `set`.
+    fn scores(&self, set: &Dataset, table: &RawTable, rows: &[usize]) -> Vec<f64> {
+        match self {
+            Trained::Popularity { fallback } => popularity_scores(table, rows, *fallback),
+            Trained::Logistic(model) => model.predict(set),
+            Trained::Gbdt(model) => model.predict(set),
+            Trained::Mlp(model) => model.predict(set),
+        }
+    }
+
+    fn params(&self) -> usize {
+        match self {
+            Trained::Popularity { .. } => 0,
+            Trained::Logistic(model) => model.params(),
+            Trained::Gbdt(model) => model.params(),
+            Trained::Mlp(model) => model.params(),
+        }
+    }
+}
+
+fn train(design: &FeedDesign, data: &TrainInputs<'_>, seed: Seed) -> (Trained, TrainingCurve) {
     match &design.model {
         FeedModel::Popularity => {
             let fallback = data.train_set.positive_rate();
-            let scores = popularity_scores(data.table, data.test_rows, fallback);
-            (scores, summary(0), TrainingCurve::default())
+            (Trained::Popularity { fallback }, TrainingCurve::default())
         }
         FeedModel::Logistic(config) => {
             let mut rng = seed.stream("train.logistic");
             let (model, curve) = logistic::train(data.train_set, data.valid_set, config, &mut rng);
-            (model.predict(data.test_set), summary(model.params()), curve)
+            (Trained::Logistic(model), curve)
         }
         FeedModel::Gbdt(config) => {
             let (model, curve) = gbdt::train(data.train_set, data.valid_set, config);
-            (model.predict(data.test_set), summary(model.params()), curve)
+            (Trained::Gbdt(model), curve)
         }
         FeedModel::Mlp(config) => {
             // Table rows are impressions, so the other engagement labels line up.
@@ -318,8 +377,127 @@ fn train_and_predict(
                 .collect();
             let mut rng = seed.stream("train.mlp");
             let (model, curve) = mlp::train(data.train_set, &aux, data.valid_set, config, &mut rng);
-            (model.predict(data.test_set), summary(model.params()), curve)
+            (Trained::Mlp(model), curve)
         }
+    }
+}
+
+/// Serves `trained` to the users of the last [`ONLINE_DAYS`] days' logged
+/// sessions (see [`Online`]).
+fn serve(
+    world: &FeedWorld,
+    design: &FeedDesign,
+    trained: &Trained,
+    fitted: &FittedFeatures,
+    seed: Seed,
+) -> Online {
+    let log = &world.impressions;
+    let first_day = world.params.days.saturating_sub(ONLINE_DAYS);
+    let start = log.day.partition_point(|&d| d < first_day);
+    // One request per logged session, with a candidate pool of its own stream
+    // (the same for every design, so designs differ only in their ranking).
+    let mut requests = ServingRows::default();
+    let mut prior_order: Vec<Vec<u32>> = Vec::new();
+    let mut pool = Vec::new();
+    let mut i = start;
+    while i < log.len() {
+        let (session, user, day) = (log.session[i], log.user[i], log.day[i]);
+        let mut rng = seed.substream("feed.online", u64::from(session));
+        world.candidates(day, &mut rng, &mut pool);
+        let request = prior_order.len() as u32;
+        prior_order.push(pool.iter().map(|&(_, post)| post).collect());
+        for &(_, post) in &pool {
+            requests.user.push(user);
+            requests.post.push(post);
+            requests.day.push(day);
+            requests.request.push(request);
+        }
+        while i < log.len() && log.session[i] == session {
+            i += 1;
+        }
+    }
+    let table = serving_table(world, &requests, design.features);
+    let rows: Vec<usize> = (0..table.len()).collect();
+    let set = fitted.transform(&table, &rows);
+    let scores = trained.scores(&set, &table, &rows);
+
+    let len = usize::from(world.params.session_len);
+    let mut model = Outcome::default();
+    let mut logging = Outcome::default();
+    let mut offset = 0;
+    let mut ranked: Vec<(f64, u32)> = Vec::new();
+    for (r, prior) in prior_order.iter().enumerate() {
+        let (user, day) = (requests.user[offset], requests.day[offset]);
+        // The pool is in prior order; a stable sort by score keeps it for ties.
+        ranked.clear();
+        ranked.extend(
+            prior
+                .iter()
+                .enumerate()
+                .map(|(k, &post)| (scores[offset + k], post)),
+        );
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        model.add(world, user, day, ranked.iter().take(len).map(|&(_, p)| p));
+        logging.add(world, user, day, prior.iter().take(len).copied());
+        offset += prior.len();
+        debug_assert!(
+            requests
+                .request
+                .get(offset)
+                .is_none_or(|&q| q as usize == r + 1)
+        );
+    }
+    let ctr = model.ctr();
+    let ctr_logging_policy = logging.ctr();
+    Online {
+        ctr,
+        ctr_logging_policy,
+        ctr_lift: if ctr_logging_policy > 0.0 {
+            ctr / ctr_logging_policy - 1.0
+        } else {
+            0.0
+        },
+        engagement_per_session: model.engagement / model.sessions.max(1) as f64,
+        hide_rate: model.hides / model.impressions.max(1) as f64,
+        diversity: model.diversity / model.sessions.max(1) as f64,
+        sessions: model.sessions,
+    }
+}
+
+/// Expected outcomes of served sessions, summed.
+#[derive(Default)]
+struct Outcome {
+    sessions: usize,
+    impressions: usize,
+    clicks: f64,
+    engagement: f64,
+    hides: f64,
+    diversity: f64,
+}
+
+impl Outcome {
+    fn add(&mut self, world: &FeedWorld, user: u32, day: u16, shown: impl Iterator<Item = u32>) {
+        let mut topics = 0u64;
+        let mut count = 0;
+        for (rank, post) in shown.enumerate() {
+            let examined = world.examination((rank + 1) as u8);
+            let e = world.engagement(user, post, day, examined);
+            let [like, share, hide] = e.expected();
+            self.clicks += e.click;
+            self.engagement += e.click + like + share;
+            self.hides += hide;
+            topics |= 1 << world.posts.topic[post as usize];
+            count += 1;
+        }
+        if count > 0 {
+            self.sessions += 1;
+            self.impressions += count;
+            self.diversity += f64::from(topics.count_ones()) / count as f64;
+        }
+    }
+
+    fn ctr(&self) -> f64 {
+        self.clicks / self.impressions.max(1) as f64
     }
 }
 
@@ -378,6 +556,41 @@ mod tests {
             1,
             "changing the model reuses the world"
         );
+    }
+
+    #[test]
+    fn serving_a_leaky_model_loses_online_what_it_gained_offline() {
+        let mut pipeline = FeedPipeline::default();
+        let honest = pipeline.run(&small()).unwrap();
+        let leaky = pipeline
+            .run(&FeedDesign {
+                features: FeedFeatureOptions {
+                    future_leak: true,
+                    ..FeedFeatureOptions::default()
+                },
+                ..small()
+            })
+            .unwrap();
+        assert!(
+            leaky.offline.auc > honest.offline.auc + 0.01,
+            "offline: leaky {} honest {}",
+            leaky.offline.auc,
+            honest.offline.auc
+        );
+        assert!(
+            leaky.online.ctr < honest.online.ctr,
+            "online: leaky {:?} honest {:?}",
+            leaky.online,
+            honest.online
+        );
+        // Both served the same sessions, with the same candidates.
+        assert_eq!(leaky.online.sessions, honest.online.sessions);
+        assert_eq!(
+            leaky.online.ctr_logging_policy.to_bits(),
+            honest.online.ctr_logging_policy.to_bits()
+        );
+        assert!(honest.online.ctr > honest.online.ctr_logging_policy);
+        assert!(honest.online.diversity > 0.0 && honest.online.diversity <= 1.0);
     }
 
     #[test]

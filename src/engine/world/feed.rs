@@ -72,6 +72,30 @@ impl Default for FeedParams {
     }
 }
 
+/// The probabilities of each engagement with one shown post.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Engagement {
+    /// P(engage | examined): the ground-truth relevance.
+    pub relevance: f64,
+    /// P(click) = P(examined) x relevance.
+    pub click: f64,
+    pub like_if_click: f64,
+    pub share_if_click: f64,
+    /// A hide needs the post examined and not clicked.
+    pub hide_if_no_click: f64,
+}
+
+impl Engagement {
+    /// Expected likes, shares and hides: `[like, share, hide]`.
+    pub fn expected(&self) -> [f64; 3] {
+        [
+            self.click * self.like_if_click,
+            self.click * self.share_if_click,
+            (1.0 - self.click) * self.hide_if_no_click,
+        ]
+    }
+}
+
 /// A change in the world from a given day on.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FeedDrift {
@@ -327,6 +351,21 @@ impl FeedWorld {
         sigmoid(self.relevance_logit(user, post, day))
     }
 
+    /// How `user` responds to `post` on `day` when it is examined with
+    /// probability `examined`: the probabilities the log draws from, and
+    /// that online evaluation takes expectations of.
+    pub fn engagement(&self, user: u32, post: u32, day: u16, examined: f64) -> Engagement {
+        let logit = self.relevance_logit(user, post, day);
+        let relevance = sigmoid(logit);
+        Engagement {
+            relevance,
+            click: examined * relevance,
+            like_if_click: sigmoid(logit - 1.0),
+            share_if_click: sigmoid(logit - 2.5),
+            hide_if_no_click: examined * sigmoid(-logit - 5.0),
+        }
+    }
+
     /// Probability that a post shown at `position` (from 1) is examined.
     pub fn examination(&self, position: u8) -> f64 {
         pow(f64::from(position.max(1)), -self.params.position_bias)
@@ -347,6 +386,26 @@ impl FeedWorld {
             .fold(0.0, f64::max)
     }
 
+    /// Draws the candidates a feed request considers on `day` into `out`:
+    /// random recent posts, each with the logging policy's noisy popularity
+    /// prior, without repeats (a post drawn twice keeps its first prior),
+    /// best prior first. The logging policy shows the first `session_len`.
+    pub fn candidates(&self, day: u16, rng: &mut StageRng, out: &mut Vec<(f64, u32)>) {
+        let params = &self.params;
+        let first_post = posts_created_before(params, day.saturating_sub(POST_LIFETIME_DAYS - 1));
+        let pool = posts_created_before(params, day + 1) - first_post;
+        out.clear();
+        for _ in 0..usize::from(params.session_len) * CANDIDATES_PER_SLOT {
+            let post = first_post + rng.random_range(0..pool);
+            let noise: f64 = rng.sample(StandardNormal);
+            let prior = f64::from(self.posts.quality[post as usize]) + 0.5 * noise;
+            out.push((prior, post));
+        }
+        out.sort_by_key(|c| c.1);
+        out.dedup_by_key(|c| c.1);
+        out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    }
+
     /// Logs every day's sessions under the logging policy: each session looks
     /// at random recent posts and shows the best by a noisy popularity prior.
     fn log_sessions(&self, seed: Seed) -> Impressions {
@@ -362,10 +421,6 @@ impl FeedWorld {
             .collect();
         for day in 0..params.days {
             let mut rng = seed.substream("feed.sessions", u64::from(day));
-            let first_post =
-                posts_created_before(params, day.saturating_sub(POST_LIFETIME_DAYS - 1));
-            let end_post = posts_created_before(params, day + 1);
-            let pool = end_post - first_post;
             for user in 0..self.user_count() as u32 {
                 let u = user as usize;
                 // Draw the same numbers whether or not the user is active, so one
@@ -374,34 +429,23 @@ impl FeedWorld {
                 if self.users.join_day[u] > day || opens >= f64::from(self.users.activity[u]) {
                     continue;
                 }
-                candidates.clear();
-                for _ in 0..len * CANDIDATES_PER_SLOT {
-                    let post = first_post + rng.random_range(0..pool);
-                    let noise: f64 = rng.sample(StandardNormal);
-                    let prior = f64::from(self.posts.quality[post as usize]) + 0.5 * noise;
-                    candidates.push((prior, post));
-                }
-                candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                candidates.dedup_by_key(|c| c.1);
+                self.candidates(day, &mut rng, &mut candidates);
                 for (rank, &(_, post)) in candidates.iter().take(len).enumerate() {
                     let position = (rank + 1) as u8;
-                    let logit = self.relevance_logit(user, post, day);
-                    let relevance = sigmoid(logit);
-                    let examined = examination[rank];
+                    let e = self.engagement(user, post, day, examination[rank]);
                     let [r_click, r_like, r_share, r_hide]: [f64; 4] =
                         [rng.random(), rng.random(), rng.random(), rng.random()];
-                    let click = r_click < examined * relevance;
+                    let click = r_click < e.click;
                     log.session.push(session);
                     log.user.push(user);
                     log.post.push(post);
                     log.day.push(day);
                     log.position.push(position);
                     log.click.push(click);
-                    log.like.push(click && r_like < sigmoid(logit - 1.0));
-                    log.share.push(click && r_share < sigmoid(logit - 2.5));
-                    log.hide
-                        .push(!click && r_hide < examined * sigmoid(-logit - 5.0));
-                    log.relevance.push(relevance as f32);
+                    log.like.push(click && r_like < e.like_if_click);
+                    log.share.push(click && r_share < e.share_if_click);
+                    log.hide.push(!click && r_hide < e.hide_if_no_click);
+                    log.relevance.push(e.relevance as f32);
                 }
                 session += 1;
             }
