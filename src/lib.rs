@@ -5,6 +5,7 @@
 
 mod compute;
 pub mod engine;
+mod markdown;
 mod study;
 #[cfg(target_arch = "wasm32")]
 mod ui;
@@ -12,10 +13,11 @@ mod ui;
 #[cfg(target_arch = "wasm32")]
 pub use compute::probe_webgpu;
 pub use compute::{AdapterDescription, Backend};
+pub use markdown::markdown_to_html;
 pub use study::{
-    BROWSER_MAX_IMPRESSIONS, Chart, Claim, ClaimResult, DEFAULT_SEED, Design, DesignStep,
-    Direction, Knob, KnobKind, KnobValue, Report, RunError, Runner, Step, Study, StudyError,
-    StudyMeta, StudyReport, WorldSpec, bundled_studies, parse_study,
+    BROWSER_MAX_IMPRESSIONS, Better, Chart, Claim, ClaimResult, DEFAULT_SEED, Design, DesignStep,
+    Direction, Knob, KnobKind, KnobValue, Metric, Report, RunError, Runner, Step, Study,
+    StudyError, StudyMeta, StudyReport, WorldSpec, bundled_studies, parse_study, url,
 };
 #[cfg(target_arch = "wasm32")]
 pub use ui::{App, show_error_panel, start};

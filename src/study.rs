@@ -6,6 +6,7 @@ mod feed;
 mod knobs;
 mod raw;
 mod run;
+pub mod url;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -135,12 +136,69 @@ impl WorldSpec {
         }
     }
 
-    /// Every numeric report key a claim may name.
-    pub fn metric_keys(&self) -> &'static [&'static str] {
+    /// Every numeric report key a claim may name, with its label and
+    /// which way is better.
+    pub fn metrics(&self) -> &'static [Metric] {
         match self {
             WorldSpec::Feed(_) => feed::METRICS,
         }
     }
+
+    /// The metric with key `key`.
+    pub fn metric(&self, key: &str) -> Option<&'static Metric> {
+        self.metrics().iter().find(|m| m.key == key)
+    }
+
+    /// The keys of the metrics the app shows as cards, in order.
+    pub fn cards(&self) -> &'static [&'static str] {
+        match self {
+            WorldSpec::Feed(_) => feed::CARDS,
+        }
+    }
+}
+
+/// A numeric report key, as claims, cards and the CLI name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metric {
+    /// Dotted report key, e.g. `offline.auc`.
+    pub key: &'static str,
+    /// A short label for cards and charts.
+    pub label: &'static str,
+    pub better: Better,
+}
+
+impl Metric {
+    pub(crate) const fn new(key: &'static str, label: &'static str, better: Better) -> Metric {
+        Metric { key, label, better }
+    }
+
+    /// Whether moving from `from` to `to` is an improvement (`Some(true)`),
+    /// a regression (`Some(false)`), or neither (`None`: no change, or a
+    /// metric with no better direction).
+    pub fn improved(&self, from: f64, to: f64) -> Option<bool> {
+        let (a, b) = match self.better {
+            Better::Higher => (from, to),
+            Better::Lower => (to, from),
+            Better::NearOne => ((to - 1.0).abs(), (from - 1.0).abs()),
+            Better::Neither => return None,
+        };
+        if (b - a).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-300) || a.is_nan() || b.is_nan() {
+            None
+        } else {
+            Some(b > a)
+        }
+    }
+}
+
+/// Which way a metric is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Better {
+    Higher,
+    Lower,
+    /// Closest to 1 (calibration ratios).
+    NearOne,
+    /// A count or context, not a goal.
+    Neither,
 }
 
 /// One design step as a study presents it.

@@ -13,6 +13,7 @@ use crate::engine::split::SplitKind;
 use crate::engine::world::feed::FeedParams;
 
 use super::knobs::{Accepts, Design, KnobDef};
+use super::{Better, Metric};
 
 /// Oversampling repeats each positive this many times.
 const OVERSAMPLE_FACTOR: u32 = 4;
@@ -80,31 +81,56 @@ pub(crate) const KNOBS: &[KnobDef] = &[
     number("position_bias", 0.0, 3.0, false),
 ];
 
-/// Every numeric key of the feed report, as claims and the CLI name them.
-pub(crate) const METRICS: &[&str] = &[
+/// Every numeric key of the feed report, as claims and the CLI name them,
+/// with its label and which way is better.
+pub(crate) const METRICS: &[Metric] = &[
+    Metric::new("offline.auc", "ROC-AUC", Better::Higher),
+    Metric::new("offline.pr_auc", "PR-AUC", Better::Higher),
+    Metric::new("offline.log_loss", "Log loss", Better::Lower),
+    Metric::new("offline.ne", "Normalized entropy", Better::Lower),
+    Metric::new("offline.calibration", "Calibration", Better::NearOne),
+    Metric::new("offline.ece", "ECE", Better::Lower),
+    Metric::new("offline.ndcg_at_10", "NDCG@10", Better::Higher),
+    Metric::new("online.ctr", "Online CTR", Better::Higher),
+    Metric::new(
+        "online.ctr_logging_policy",
+        "CTR, production policy",
+        Better::Neither,
+    ),
+    Metric::new("online.ctr_lift", "CTR lift", Better::Higher),
+    Metric::new(
+        "online.engagement_per_session",
+        "Engagement per session",
+        Better::Higher,
+    ),
+    Metric::new("online.hide_rate", "Hide rate", Better::Lower),
+    Metric::new("online.diversity", "Feed diversity", Better::Higher),
+    Metric::new("online.sessions", "Sessions served", Better::Neither),
+    Metric::new("model.params", "Parameters", Better::Lower),
+    Metric::new("model.bytes", "Model size (bytes)", Better::Lower),
+    Metric::new("data.impressions", "Impressions", Better::Neither),
+    Metric::new("data.train_rows", "Training rows", Better::Neither),
+    Metric::new("data.valid_rows", "Validation rows", Better::Neither),
+    Metric::new("data.test_rows", "Test rows", Better::Neither),
+    Metric::new(
+        "data.train_click_rate",
+        "Training click rate",
+        Better::Neither,
+    ),
+    Metric::new("data.test_click_rate", "Test click rate", Better::Neither),
+    Metric::new("training.best_epoch", "Best epoch", Better::Neither),
+];
+
+/// The metrics the app shows as cards, in order.
+pub(crate) const CARDS: &[&str] = &[
     "offline.auc",
-    "offline.pr_auc",
-    "offline.log_loss",
     "offline.ne",
     "offline.calibration",
-    "offline.ece",
-    "offline.ndcg_at_10",
     "online.ctr",
-    "online.ctr_logging_policy",
     "online.ctr_lift",
-    "online.engagement_per_session",
-    "online.hide_rate",
     "online.diversity",
-    "online.sessions",
     "model.params",
-    "model.bytes",
-    "data.impressions",
     "data.train_rows",
-    "data.valid_rows",
-    "data.test_rows",
-    "data.train_click_rate",
-    "data.test_click_rate",
-    "training.best_epoch",
 ];
 
 /// The engine design for `design` in a world with `params`.

@@ -411,17 +411,44 @@ fn claim(c: RawClaim, study: &Study, at: &str) -> Result<Claim, Failure> {
         let k = offered(id, field.clone())?;
         given.insert(id.clone(), value(k, raw, &field)?);
     }
-    if !study.world.metric_keys().contains(&c.metric.as_str()) {
+    if study.world.metric(&c.metric).is_none() {
         return fail(
             format!("{at}.metric"),
             format!(
                 "is `{}`, which the {} report does not have; its metrics are {}",
                 c.metric,
                 study.world.kind(),
-                study.world.metric_keys().join(", ")
+                study
+                    .world
+                    .metrics()
+                    .iter()
+                    .map(|m| m.key)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         );
     }
+    let (direction, by_at_least, by_at_most) = bounds(&c, at)?;
+    if c.why.trim().is_empty() {
+        return fail(format!("{at}.why"), "must not be empty");
+    }
+    Ok(Claim {
+        id: c.id,
+        step,
+        knob: c.knob,
+        value: value_,
+        baseline,
+        given,
+        metric: c.metric,
+        direction,
+        by_at_least,
+        by_at_most,
+        why: c.why,
+    })
+}
+
+/// A claim's direction and the bounds on its change.
+fn bounds(c: &RawClaim, at: &str) -> Result<(Direction, f64, f64), Failure> {
     let direction = match c.direction.as_str() {
         "up" => Direction::Up,
         "down" => Direction::Down,
@@ -449,20 +476,5 @@ fn claim(c: RawClaim, study: &Study, at: &str) -> Result<Claim, Failure> {
             "must satisfy 0 <= by_at_least < by_at_most",
         );
     }
-    if c.why.trim().is_empty() {
-        return fail(format!("{at}.why"), "must not be empty");
-    }
-    Ok(Claim {
-        id: c.id,
-        step,
-        knob: c.knob,
-        value: value_,
-        baseline,
-        given,
-        metric: c.metric,
-        direction,
-        by_at_least,
-        by_at_most,
-        why: c.why,
-    })
+    Ok((direction, by_at_least, by_at_most))
 }
