@@ -206,6 +206,7 @@ impl FeedPipeline {
                 Vec::new()
             },
             cross_buckets: 1 << 15,
+            ..FeatureSpec::default()
         };
         let all_rows: Vec<usize> = (0..table.len()).collect();
         let fit_rows = if design.fit_on_all_rows {
