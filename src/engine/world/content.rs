@@ -78,8 +78,12 @@ impl HarmCategory {
 /// How human review labels posts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReviewParams {
-    /// Probability that a reviewer's verdict is right.
+    /// Probability that a reviewer recognizes a harmful post (subtle ones
+    /// are missed twice as often).
     pub accuracy: f64,
+    /// Probability that a reviewer calls a benign post harmful (quoting
+    /// posts ten times as often).
+    pub false_flag_rate: f64,
     /// Posts the review team can label per day.
     pub capacity_per_day: u32,
     /// Cost of one review (dollars).
@@ -94,8 +98,9 @@ pub struct ReviewParams {
 impl Default for ReviewParams {
     fn default() -> Self {
         ReviewParams {
-            accuracy: 0.98,
-            capacity_per_day: 1_000,
+            accuracy: 0.97,
+            false_flag_rate: 0.002,
+            capacity_per_day: 2_000,
             cost_per_review: 0.5,
             audit_share: 0.1,
             delay_days: 1,
@@ -170,8 +175,8 @@ impl Default for ContentParams {
             ],
             lexicon_size: 40,
             keyword_coverage: 0.5,
-            subtle_share: 0.35,
-            benign_quote_rate: 0.015,
+            subtle_share: 0.4,
+            benign_quote_rate: 0.02,
             review: ReviewParams::default(),
             reports: ReportParams::default(),
             drift: Vec::new(),
@@ -272,6 +277,7 @@ impl ContentParams {
     fn validate_sources(&self) -> Result<(), WorldError> {
         let r = &self.review;
         check_range("review.accuracy", r.accuracy, 0.5, 1.0)?;
+        check_range("review.false_flag_rate", r.false_flag_rate, 0.0, 0.1)?;
         check_range(
             "review.capacity_per_day",
             f64::from(r.capacity_per_day),
@@ -865,6 +871,8 @@ struct PostMaker<'a> {
     lexicon: Alias,
     /// Zipf over the keyword (head) ranks only: what quoting posts use.
     head: Alias,
+    /// Zipf over the ranks past the keyword list: what subtle posts use.
+    tail: Alias,
     /// Each category's base logit (see [`calibrate_base`]).
     base: Vec<f64>,
 }
@@ -898,6 +906,10 @@ fn generate_posts(
         benign: Alias::zipf(params.vocab, BENIGN_ZIPF),
         lexicon: Alias::zipf(params.lexicon_size, LEXICON_ZIPF),
         head: Alias::zipf(vocabulary.keyword_ranks.max(1), LEXICON_ZIPF),
+        tail: Alias::zipf(
+            (params.lexicon_size - vocabulary.keyword_ranks).max(1),
+            LEXICON_ZIPF,
+        ),
         base: calibrate_base(params, authors),
     };
     let activity = Cdf::new(authors.activity.iter().map(|&a| f64::from(a)));
@@ -976,18 +988,13 @@ impl PostMaker<'_> {
         if kind.harm != BENIGN {
             let c = usize::from(kind.harm - 1);
             let ranks: Vec<u32> = if kind.subtle {
-                // Coded language: the lexicon's tail, which no keyword list holds.
-                let tail = vocabulary.keyword_ranks..params.lexicon_size;
-                let count = usize::from(rng.random::<f64>() < 0.75)
-                    + usize::from(rng.random::<f64>() < 0.35);
+                // Coded language: the lexicon's tail, which no keyword list
+                // holds, a few coded words far more common than the rest.
+                let count =
+                    usize::from(rng.random::<f64>() < 0.8) + usize::from(rng.random::<f64>() < 0.4);
                 (0..count)
-                    .map(|_| {
-                        if tail.is_empty() {
-                            params.lexicon_size - 1
-                        } else {
-                            rng.random_range(tail.clone())
-                        }
-                    })
+                    .map(|_| vocabulary.keyword_ranks + self.tail.sample(rng) as u32)
+                    .map(|rank| rank.min(params.lexicon_size - 1))
                     .collect()
             } else {
                 let count = 1

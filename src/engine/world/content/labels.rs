@@ -98,12 +98,15 @@ impl ContentLabels {
         let mut rng = seed.stream("content.verdicts");
         let verdict: Vec<u8> = (0..n)
             .map(|i| {
-                let right = rng.random::<f64>() < review.accuracy;
+                let u: f64 = rng.random();
                 let wrong_category = rng.random_range(0..categories) as u8 + 1;
-                match (right, posts.harm[i]) {
-                    (true, h) => h,
-                    (false, BENIGN) => wrong_category,
-                    (false, _) => BENIGN,
+                let harm = posts.harm[i];
+                if harm == BENIGN {
+                    let flag = review.false_flag_rate * if posts.quotes[i] { 10.0 } else { 1.0 };
+                    if u < flag { wrong_category } else { BENIGN }
+                } else {
+                    let miss = (1.0 - review.accuracy) * if posts.subtle[i] { 2.0 } else { 1.0 };
+                    if u < miss { BENIGN } else { harm }
                 }
             })
             .collect();
@@ -276,7 +279,7 @@ mod tests {
                 / n as f64
         };
         let human = agree(LabelSource::HumanReview);
-        assert!((0.975..0.985).contains(&human), "human {human}");
+        assert!((0.99..0.999).contains(&human), "human {human}");
         // Recall of harm among positives of each source.
         let recall = |s: LabelSource| {
             let labels = w.labels.source(s);
