@@ -6,6 +6,7 @@
 //! split, as in production; fitting them on all rows is the "statistics
 //! leakage" a study can switch on to see its optimistic offline number.
 
+pub mod content;
 pub mod feed;
 
 use crate::engine::data::{BagField, Dataset, SparseField};

@@ -19,6 +19,7 @@ use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::StandardNormal;
 
+use super::logistic::Pooling;
 use super::{Progress, TrainingCurve, log_loss};
 use crate::engine::data::Dataset;
 use crate::engine::math::sigmoid;
@@ -36,6 +37,8 @@ pub struct MlpConfig {
     pub max_epochs: usize,
     pub patience: usize,
     pub fusion: Fusion,
+    /// How a bag's token embeddings combine: mean (the default) or sum.
+    pub bag_pooling: Pooling,
 }
 
 /// How bag (text) inputs and the other inputs meet.
@@ -70,6 +73,7 @@ impl Default for MlpConfig {
             max_epochs: 6,
             patience: 2,
             fusion: Fusion::Early,
+            bag_pooling: Pooling::Mean,
         }
     }
 }
@@ -177,6 +181,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// A trained network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MlpModel {
+    pub bag_pooling: Pooling,
     /// Per sparse field, then per bag field, `vocab x embedding_dim` values,
     /// row-major.
     pub embeddings: Vec<Vec<f32>>,
@@ -234,6 +239,7 @@ impl MlpModel {
             rng,
         ));
         MlpModel {
+            bag_pooling: config.bag_pooling,
             embeddings,
             embedding_dim: e,
             layers,
@@ -262,7 +268,7 @@ impl MlpModel {
                     *p += v;
                 }
             }
-            let scale = 1.0 / ids.len().max(1) as f32;
+            let scale = self.bag_scale(ids.len());
             for p in pooled {
                 *p *= scale;
             }
@@ -285,6 +291,14 @@ impl MlpModel {
                 }
             }
             trace.acts[k + 1] = out;
+        }
+    }
+
+    /// The factor each id's embedding gets in a bag of `len` ids.
+    fn bag_scale(&self, len: usize) -> f32 {
+        match self.bag_pooling {
+            Pooling::Sum => 1.0,
+            Pooling::Mean => 1.0 / len.max(1) as f32,
         }
     }
 
@@ -399,7 +413,7 @@ impl MlpModel {
         let s = data.sparse_dim();
         for (b, bag) in data.bags.iter().enumerate() {
             let ids = bag.row(i);
-            let scale = 1.0 / ids.len().max(1) as f32;
+            let scale = self.bag_scale(ids.len());
             let at = d + (s + b) * e;
             let src = &delta[at..at + e];
             for &id in ids {
