@@ -175,10 +175,22 @@ impl ContentDesign {
         if let Imbalance::Oversample { factor } = self.imbalance {
             check_design("imbalance.factor", f64::from(factor), 1.0, 1_000.0)?;
         }
-        if let ContentModel::Mlp(config) = &self.model {
-            check_design("mlp.embedding_dim", config.embedding_dim as f64, 1.0, 256.0)?;
-            for &h in &config.hidden {
-                check_design("mlp.hidden", h as f64, 2.0, 1_024.0)?;
+        // Training knobs are capped so that no design trains for minutes.
+        match &self.model {
+            ContentModel::KeywordRule => {}
+            ContentModel::Logistic(config) => {
+                check_design("logistic.max_epochs", config.max_epochs as f64, 1.0, 100.0)?;
+            }
+            ContentModel::Gbdt(config) => {
+                check_design("gbdt.trees", config.trees as f64, 1.0, 1_000.0)?;
+                check_design("gbdt.max_depth", config.max_depth as f64, 1.0, 12.0)?;
+            }
+            ContentModel::Mlp(config) => {
+                check_design("mlp.max_epochs", config.max_epochs as f64, 1.0, 100.0)?;
+                check_design("mlp.embedding_dim", config.embedding_dim as f64, 1.0, 256.0)?;
+                for &h in &config.hidden {
+                    check_design("mlp.hidden", h as f64, 2.0, 1_024.0)?;
+                }
             }
         }
         Ok(())
@@ -294,7 +306,8 @@ impl ContentPipeline {
         self.world.runs()
     }
 
-    /// The world of the last run, if any: for studies that inspect posts.
+    /// The world of `seed` and `params`, reused if the last run had them:
+    /// for studies that inspect posts (keyword recall by day, say).
     ///
     /// # Errors
     /// [`PipelineError`] if the world's parameters are invalid.
@@ -911,5 +924,15 @@ mod tests {
             })
             .unwrap_err();
         assert!(err.to_string().contains("`policy.high`"), "{err}");
+        let err = pipeline
+            .run(&ContentDesign {
+                model: ContentModel::Gbdt(GbdtConfig {
+                    trees: 1_000_000,
+                    ..GbdtConfig::default()
+                }),
+                ..ContentDesign::default()
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("`gbdt.trees`"), "{err}");
     }
 }
