@@ -10,6 +10,7 @@ use casebook::engine::metrics;
 use casebook::engine::models::gbdt::{self, GbdtConfig};
 use casebook::engine::models::logistic::{self, LogisticConfig};
 use casebook::engine::models::mlp::MlpConfig;
+use casebook::engine::pipeline::content::{ContentDesign, ContentModel, ContentPipeline};
 use casebook::engine::pipeline::feed::{FeedDesign, FeedModel, FeedPipeline};
 use casebook::engine::rng::Seed;
 use casebook::engine::world::feed::{FeedParams, FeedWorld};
@@ -48,6 +49,44 @@ fn main() {
     }
     if wanted("models") {
         bench_models();
+    }
+    if wanted("content") {
+        bench_content();
+    }
+}
+
+/// The default content design (70k posts, 14 days): end to end from a fresh
+/// pipeline (world, labels, features, training, metrics, policy) with the
+/// logistic model and with GBDT, then retraining each with the world cached.
+fn bench_content() {
+    let logistic = ContentDesign::default();
+    let gbdt = ContentDesign {
+        model: ContentModel::Gbdt(GbdtConfig::default()),
+        ..ContentDesign::default()
+    };
+    for design in [&logistic, &gbdt] {
+        let mut posts = 0;
+        let mut pr_auc = 0.0;
+        let fresh = median_of(5, || {
+            let report = ContentPipeline::default()
+                .run(design)
+                .expect("valid design");
+            posts = report.data.posts;
+            pr_auc = report.offline.pr_auc;
+            black_box(report);
+        });
+        let mut pipeline = ContentPipeline::default();
+        pipeline.run(design).expect("valid design");
+        let retrain = median_of(5, || {
+            black_box(pipeline.run(design).expect("valid design"));
+        });
+        println!(
+            "content pipeline, default design, {}, {posts} posts: {:.1} ms end to end, \
+             {:.1} ms retrain with the world cached (medians of 5), test PR-AUC {pr_auc:.3}",
+            design.model.id(),
+            fresh.as_secs_f64() * 1e3,
+            retrain.as_secs_f64() * 1e3
+        );
     }
 }
 

@@ -63,6 +63,22 @@ fn feed_world_has_the_same_bits_as_natively() {
     assert_eq!(world.impressions.digest(), FEED_DIGEST);
 }
 
+/// Must equal `CONTENT_DIGEST` in `tests/determinism.rs`, which the native run pins.
+const CONTENT_DIGEST: u64 = 3_575_418_130_284_539_689;
+
+#[wasm_bindgen_test]
+fn content_world_has_the_same_bits_as_natively() {
+    use casebook::engine::rng::Seed;
+    use casebook::engine::world::content::{ContentParams, ContentWorld};
+    let params = ContentParams {
+        posts_per_day: 500,
+        days: 3,
+        ..ContentParams::default()
+    };
+    let world = ContentWorld::generate(&params, Seed(42)).unwrap();
+    assert_eq!(world.digest(), CONTENT_DIGEST);
+}
+
 #[wasm_bindgen_test]
 fn error_panel_shows_the_details_readably() {
     casebook::show_error_panel("index out of bounds: the len is 3 but the index is 7");

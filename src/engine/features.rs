@@ -1,13 +1,15 @@
 //! Feature engineering: from a raw table (numeric columns with missing values,
-//! categorical columns with raw ids) to the [`Dataset`] models train on.
+//! categorical columns with raw ids, bags of raw ids such as tokens) to the
+//! [`Dataset`] models train on.
 //!
 //! Transforms are fitted on the training rows only, then applied to every
 //! split, as in production; fitting them on all rows is the "statistics
 //! leakage" a study can switch on to see its optimistic offline number.
 
+pub mod content;
 pub mod feed;
 
-use crate::engine::data::{Dataset, SparseField};
+use crate::engine::data::{BagField, Dataset, SparseField};
 use crate::engine::rng::{Fnv, splitmix64};
 
 /// A table of raw columns, one entry per row in every column.
@@ -16,6 +18,8 @@ pub struct RawTable {
     /// Numeric columns; `NaN` marks a missing value.
     pub numeric: Vec<RawNumeric>,
     pub categorical: Vec<RawCategorical>,
+    /// Multi-valued columns of raw ids in `0..vocab` (a post's tokens).
+    pub bags: Vec<BagField>,
     pub label: Vec<f32>,
     pub day: Vec<u16>,
     pub group: Vec<u32>,
@@ -85,6 +89,9 @@ pub struct FeatureSpec {
     pub crosses: Vec<(usize, usize)>,
     /// Buckets for each cross (crosses are always hashed).
     pub cross_buckets: u32,
+    /// How bag ids (tokens) become model inputs; hashed by default, as
+    /// production text models do, so unseen tokens still land in a bucket.
+    pub bag_encoding: Encoding,
 }
 
 impl Default for FeatureSpec {
@@ -95,6 +102,7 @@ impl Default for FeatureSpec {
             missing_indicators: true,
             crosses: Vec::new(),
             cross_buckets: 1 << 14,
+            bag_encoding: Encoding::Hashed { buckets: 1 << 14 },
         }
     }
 }
@@ -234,6 +242,7 @@ impl FittedFeatures {
                 });
             }
         }
+        data.bags = transform_bags(spec.bag_encoding, table, rows);
         for &i in rows {
             if !bucketize {
                 for (col, fit) in table.numeric.iter().zip(&self.numeric) {
@@ -289,6 +298,51 @@ impl FittedFeatures {
     }
 }
 
+/// The bag fields of `rows`, ids encoded by `encoding`.
+fn transform_bags(encoding: Encoding, table: &RawTable, rows: &[usize]) -> Vec<BagField> {
+    let mut ids = Vec::new();
+    table
+        .bags
+        .iter()
+        .enumerate()
+        .map(|(k, bag)| {
+            // Each raw id's encoded id, computed once: hashing every token
+            // occurrence was most of the transform's time.
+            let map: Vec<u32> = (0..bag.vocab)
+                .map(|id| encode(encoding, 2000 + k as u64, id, bag.vocab))
+                .collect();
+            let mut out = BagField::new(&bag.name, encoded_vocab(encoding, bag.vocab));
+            out.offsets.reserve(rows.len());
+            for &i in rows {
+                ids.clear();
+                ids.extend(
+                    bag.row(i)
+                        .iter()
+                        .map(|&t| map[t.min(bag.vocab.saturating_sub(1)) as usize]),
+                );
+                out.push(&ids);
+            }
+            out
+        })
+        .collect()
+}
+
+/// Ids a field encoded by `encoding` can take, for a raw cardinality.
+fn encoded_vocab(encoding: Encoding, cardinality: u32) -> u32 {
+    match encoding {
+        Encoding::OneHot => cardinality.max(1),
+        Encoding::Hashed { buckets } => buckets.max(1),
+    }
+}
+
+/// The encoded id of raw id `raw` of field `field`.
+fn encode(encoding: Encoding, field: u64, raw: u32, cardinality: u32) -> u32 {
+    match encoding {
+        Encoding::OneHot => raw.min(cardinality.saturating_sub(1)),
+        Encoding::Hashed { buckets } => hash_id(field, u64::from(raw), buckets),
+    }
+}
+
 /// The hashing trick: a stable hash of (field, value) modulo `buckets`.
 fn hash_id(field: u64, value: u64, buckets: u32) -> u32 {
     let mut h = Fnv::default();
@@ -317,6 +371,7 @@ mod tests {
             label: vec![0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
             day: vec![0; 6],
             group: vec![0; 6],
+            ..RawTable::default()
         }
     }
 
@@ -393,6 +448,34 @@ mod tests {
         let one_hot = fit(&t, &all, &FeatureSpec::default()).transform(&t, &all);
         let ids: Vec<u32> = (0..6).map(|i| one_hot.sparse_row(i)[0]).collect();
         assert_eq!(ids, [0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn bags_are_hashed_with_real_collisions_or_kept_one_hot() {
+        let mut t = table();
+        let mut tokens = BagField::new("tokens", 1_000);
+        for i in 0..6u32 {
+            tokens.push(&(0..=i).map(|k| k * 100 + i).collect::<Vec<_>>());
+        }
+        t.bags.push(tokens);
+        let all: Vec<usize> = (0..6).collect();
+        let one_hot = FeatureSpec {
+            bag_encoding: Encoding::OneHot,
+            ..FeatureSpec::default()
+        };
+        let data = fit(&t, &all, &one_hot).transform(&t, &[5, 1]);
+        assert!(data.is_consistent());
+        assert_eq!(data.bags[0].vocab, 1_000);
+        assert_eq!(data.bags[0].row(1), [1, 101]);
+        let hashed = FeatureSpec {
+            bag_encoding: Encoding::Hashed { buckets: 8 },
+            ..FeatureSpec::default()
+        };
+        let data = fit(&t, &all, &hashed).transform(&t, &all);
+        assert!(data.is_consistent());
+        assert_eq!(data.bags[0].row(5).len(), 6, "a bag keeps its length");
+        let distinct: std::collections::BTreeSet<u32> = data.bags[0].ids.iter().copied().collect();
+        assert!(distinct.len() <= 8 && data.bags[0].ids.len() == 21);
     }
 
     #[test]

@@ -4,9 +4,65 @@
 //! reuses it when the stage's inputs have not changed, so changing a model
 //! knob never regenerates the world, and changing nothing reruns nothing.
 
+pub mod content;
 pub mod feed;
 
 use std::sync::Arc;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::engine::metrics::MetricError;
+use crate::engine::world::WorldError;
+
+/// Why a design could not run.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum PipelineError {
+    #[error(transparent)]
+    World(#[from] WorldError),
+    #[error("design parameter `{name}` is {value}, but must be between {min} and {max}")]
+    Design {
+        name: &'static str,
+        value: f64,
+        min: f64,
+        max: f64,
+    },
+    #[error("the {part} set is empty: {hint}")]
+    EmptySplit {
+        part: &'static str,
+        hint: &'static str,
+    },
+    #[error("offline metrics are undefined: {0}")]
+    Metric(#[from] MetricError),
+}
+
+/// Checks that a design knob lies in `[min, max]`, naming it if not.
+pub(crate) fn check_design(
+    name: &'static str,
+    value: f64,
+    min: f64,
+    max: f64,
+) -> Result<(), PipelineError> {
+    if value.is_finite() && (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(PipelineError::Design {
+            name,
+            value,
+            min,
+            max,
+        })
+    }
+}
+
+/// The trained model's size.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelSummary {
+    pub kind: &'static str,
+    pub params: usize,
+    /// Bytes of parameters at fp32.
+    pub bytes: usize,
+}
 
 /// A one-slot memo for a stage: the inputs it last ran on and their result.
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! Synthetic worlds with ground truth: generative models of users, items and
 //! behaviour from which every dataset, label and online metric is drawn.
 
+pub mod content;
 pub mod feed;
 
 use thiserror::Error;

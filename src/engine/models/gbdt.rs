@@ -2,6 +2,11 @@
 //! (features bucketed into quantile bins), depth-wise growth, logistic loss
 //! with second-order leaf values, L2 on leaves, early stopping on validation.
 //!
+//! Bag fields (tokens) are ignored: a split reads one value per feature, and a
+//! bag has any number. Text reaches trees as dense columns instead; the
+//! content pipeline gives keyword-hit counts per category and counts of the
+//! tokens most predictive of the training labels.
+//!
 //! Hand-written: the wasm32-ready GBDT crates either only predict (loading
 //! models trained elsewhere) or train exact splits on dense matrices, which
 //! for 200k rows is several times slower than histograms; this one grows

@@ -2,13 +2,13 @@
 //! transforms, training, prediction on the test days, offline metrics.
 
 use serde::Serialize;
-use thiserror::Error;
 
 use super::Memo;
+pub use super::{ModelSummary, PipelineError};
 use crate::engine::data::Dataset;
 use crate::engine::features::feed::{FeedFeatureOptions, ServingRows, raw_table, serving_table};
 use crate::engine::features::{Encoding, FeatureSpec, FittedFeatures, RawTable, Scaling, fit};
-use crate::engine::metrics::{MetricError, RankedQueries, binary_report};
+use crate::engine::metrics::{RankedQueries, binary_report};
 use crate::engine::models::TrainingCurve;
 use crate::engine::models::gbdt::{self, GbdtConfig, GbdtModel};
 use crate::engine::models::logistic::{self, LogisticConfig, LogisticModel};
@@ -16,7 +16,6 @@ use crate::engine::models::mlp::{self, MlpConfig, MlpModel};
 use crate::engine::rng::Seed;
 use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate, sample};
 use crate::engine::split::{SplitKind, split};
-use crate::engine::world::WorldError;
 use crate::engine::world::feed::{FeedParams, FeedWorld};
 
 /// Every choice of a feed-ranking design.
@@ -87,20 +86,6 @@ impl FeedModel {
     }
 }
 
-/// Why a design could not run.
-#[derive(Debug, Error, Clone, PartialEq)]
-pub enum PipelineError {
-    #[error(transparent)]
-    World(#[from] WorldError),
-    #[error("the {part} set is empty: {hint}")]
-    EmptySplit {
-        part: &'static str,
-        hint: &'static str,
-    },
-    #[error("offline metrics are undefined: {0}")]
-    Metric(#[from] MetricError),
-}
-
 /// What a run of the design measured.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FeedReport {
@@ -150,15 +135,6 @@ pub struct Online {
 
 /// Days at the end of the world on which the model is served.
 pub const ONLINE_DAYS: u16 = 2;
-
-/// The trained model's size.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ModelSummary {
-    pub kind: &'static str,
-    pub params: usize,
-    /// Bytes of parameters at fp32.
-    pub bytes: usize,
-}
 
 /// How much data each stage saw.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -305,6 +281,7 @@ fn feature_spec(design: &FeedDesign) -> FeatureSpec {
             Vec::new()
         },
         cross_buckets: design.cross_buckets,
+        ..FeatureSpec::default()
     }
 }
 
