@@ -10,5 +10,6 @@ pub mod models;
 pub mod pipeline;
 pub mod rng;
 pub mod sampling;
+pub mod serving;
 pub mod split;
 pub mod world;
