@@ -3,6 +3,7 @@
 //! same code runs natively and in wasm32 and gives the same bits on both.
 
 pub mod data;
+pub mod drift;
 pub mod experiment;
 pub mod features;
 pub mod math;
