@@ -42,9 +42,9 @@ fn read_numeric(file: &str) -> (Vec<f64>, Vec<f64>) {
         let (sample, value) = line.split_once(',').unwrap();
         let v: f64 = value.parse().unwrap();
         if sample == "ref" {
-            r.push(v)
+            r.push(v);
         } else {
-            c.push(v)
+            c.push(v);
         }
     }
     (r, c)
