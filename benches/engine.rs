@@ -5,6 +5,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use casebook::engine::data::Dataset;
+use casebook::engine::drift::{self, Detector, Reference, Thresholds};
 use casebook::engine::math::sigmoid;
 use casebook::engine::metrics;
 use casebook::engine::models::gbdt::{self, GbdtConfig};
@@ -13,6 +14,7 @@ use casebook::engine::models::mlp::MlpConfig;
 use casebook::engine::pipeline::content::{ContentDesign, ContentModel, ContentPipeline};
 use casebook::engine::pipeline::feed::{FeedDesign, FeedModel, FeedPipeline};
 use casebook::engine::rng::Seed;
+use casebook::engine::serving::{self, ServingConfig, Traffic};
 use casebook::engine::world::feed::{FeedParams, FeedWorld};
 use rand::RngExt;
 
@@ -53,6 +55,12 @@ fn main() {
     if wanted("content") {
         bench_content();
     }
+    if wanted("serving") {
+        bench_serving();
+    }
+    if wanted("drift") {
+        bench_drift();
+    }
 }
 
 /// The default content design (70k posts, 14 days): end to end from a fresh
@@ -88,6 +96,77 @@ fn bench_content() {
             retrain.as_secs_f64() * 1e3
         );
     }
+}
+
+/// The serving simulation at about one million requests: the default design
+/// (CPU, batches of 8, two replicas) under a daily curve with bursts.
+fn bench_serving() {
+    let config = ServingConfig {
+        traffic: Traffic {
+            mean_qps: 1_000_000.0 / 86_400.0,
+            ..Traffic::default()
+        },
+        ..ServingConfig::default()
+    };
+    let mut requests = 0;
+    let time = median_of(5, || {
+        let report = serving::simulate(&config, Seed(1)).expect("valid configuration");
+        requests = report.requests;
+        black_box(report);
+    });
+    println!(
+        "serving simulation, {requests} requests over a day: {:.1} ms (median of 5)",
+        time.as_secs_f64() * 1e3
+    );
+}
+
+/// Every drift detector comparing one million values with a one-million
+/// reference (reference prepared once, as a day loop would).
+fn bench_drift() {
+    const N: usize = 1_000_000;
+    let mut rng = Seed(6).stream("bench.drift");
+    let reference: Vec<f64> = (0..N).map(|_| rng.random::<f64>()).collect();
+    let current: Vec<f64> = (0..N).map(|_| 0.01 + rng.random::<f64>()).collect();
+    let prepare = median_of(5, || {
+        black_box(Reference::new(&reference, 10).expect("valid sample"));
+    });
+    println!(
+        "drift reference, {N} values (sort, decile edges, counts): {:.1} ms (median of 5)",
+        prepare.as_secs_f64() * 1e3
+    );
+    let prepared = Reference::new(&reference, 10).expect("valid sample");
+    let thresholds = Thresholds::default();
+    for detector in [
+        Detector::Psi,
+        Detector::Chi2,
+        Detector::Js,
+        Detector::Ks,
+        Detector::Wasserstein,
+    ] {
+        let time = median_of(5, || {
+            black_box(
+                prepared
+                    .detect(&current, detector, &thresholds)
+                    .expect("valid sample"),
+            );
+        });
+        println!(
+            "drift {}, {N} vs {N} values: {:.1} ms (median of 5)",
+            detector.id(),
+            time.as_secs_f64() * 1e3
+        );
+    }
+    let (a, b) = (&reference[..10_000], &current[..10_000]);
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    let time = median_of(5, || {
+        black_box(drift::ks_2samp(&a, &b));
+    });
+    println!(
+        "ks exact p-value at its largest, 10000 vs 10000 values: {:.1} ms (median of 5)",
+        time.as_secs_f64() * 1e3
+    );
 }
 
 /// Retraining at the default world size, per model: what a learner waits for

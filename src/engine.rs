@@ -3,6 +3,8 @@
 //! same code runs natively and in wasm32 and gives the same bits on both.
 
 pub mod data;
+pub mod drift;
+pub mod experiment;
 pub mod features;
 pub mod math;
 pub mod metrics;
@@ -10,5 +12,6 @@ pub mod models;
 pub mod pipeline;
 pub mod rng;
 pub mod sampling;
+pub mod serving;
 pub mod split;
 pub mod world;

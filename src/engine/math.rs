@@ -24,6 +24,30 @@ pub fn pow(x: f64, y: f64) -> f64 {
     libm::pow(x, y)
 }
 
+/// Cosine (radians).
+#[inline]
+pub fn cos(x: f64) -> f64 {
+    libm::cos(x)
+}
+
+/// The error function.
+#[inline]
+pub fn erf(x: f64) -> f64 {
+    libm::erf(x)
+}
+
+/// The complementary error function 1 - erf(x), accurate where erf(x) is near 1.
+#[inline]
+pub fn erfc(x: f64) -> f64 {
+    libm::erfc(x)
+}
+
+/// The standard normal CDF, Φ(x) = erfc(-x / √2) / 2, accurate in both tails.
+#[inline]
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * erfc(-x * core::f64::consts::FRAC_1_SQRT_2)
+}
+
 /// The logistic function 1 / (1 + e^-x), stable for large |x|.
 #[inline]
 pub fn sigmoid(x: f64) -> f64 {
