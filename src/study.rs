@@ -6,6 +6,7 @@ mod feed;
 mod knobs;
 mod raw;
 mod run;
+mod serving;
 pub mod url;
 mod validate;
 
@@ -129,24 +130,27 @@ impl WorldSpec {
         }
     }
 
-    /// Every knob id this world understands.
-    pub(crate) fn knob_defs(&self) -> &'static [KnobDef] {
-        match self {
+    /// Every knob id this world understands: its own, then the serving
+    /// step's, which every world shares.
+    pub(crate) fn knob_defs(&self) -> impl Iterator<Item = &'static KnobDef> {
+        let own = match self {
             WorldSpec::Feed(_) => feed::KNOBS,
-        }
+        };
+        own.iter().chain(serving::KNOBS)
     }
 
     /// Every numeric report key a claim may name, with its label and
     /// which way is better.
-    pub fn metrics(&self) -> &'static [Metric] {
-        match self {
+    pub fn metrics(&self) -> impl Iterator<Item = &'static Metric> {
+        let own = match self {
             WorldSpec::Feed(_) => feed::METRICS,
-        }
+        };
+        own.iter().chain(serving::METRICS)
     }
 
     /// The metric with key `key`.
     pub fn metric(&self, key: &str) -> Option<&'static Metric> {
-        self.metrics().iter().find(|m| m.key == key)
+        self.metrics().find(|m| m.key == key)
     }
 
     /// The keys of the metrics the app shows as cards, in order.

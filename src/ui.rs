@@ -288,6 +288,7 @@ fn StepPanel(
                     </section>
                 })}
                 <section class="claims" aria-label="Lessons of this step">
+                    <h3>"Lessons"</h3>
                     <ul>{claim_views}</ul>
                 </section>
             </article>
@@ -378,14 +379,14 @@ fn Results(
                 let value = *metrics.get(key)?;
                 let before = base_metrics.as_ref().and_then(|m| m.get(key).copied());
                 let (delta, class) = match before {
-                    Some(b) if (value - b).abs() > 0.0 => (
-                        format!("{:+} vs default", format_delta(value - b)),
-                        match info.improved(b, value) {
-                            Some(true) => "delta better",
-                            Some(false) => "delta worse",
-                            None => "delta",
-                        },
-                    ),
+                    Some(b) if (value - b).abs() > 0.0 => {
+                        let (class, word) = match info.improved(b, value) {
+                            Some(true) => ("delta better", ", better"),
+                            Some(false) => ("delta worse", ", worse"),
+                            None => ("delta", ""),
+                        };
+                        (format!("{} vs default{word}", format_delta(value - b)), class)
+                    }
                     _ => ("same as default".to_owned(), "delta"),
                 };
                 Some(view! {

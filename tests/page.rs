@@ -46,6 +46,75 @@ async fn sub_path_deployment_works_unchanged() {
     browser.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_knob_reruns_the_engine_and_lives_in_the_url() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    browser
+        .client
+        .goto(&format!("{base}?step=model"))
+        .await
+        .expect("page loads");
+    let heading = browser.wait_text("#step-heading").await;
+    assert_eq!(heading, "Step 6: Model development and offline evaluation");
+    let before = browser.card_after_run("offline.auc").await;
+    let auc_before: f64 = before.parse().expect("a number");
+    assert!(auc_before > 0.6 && auc_before < 0.95, "ROC-AUC {before}");
+
+    let select = browser
+        .client
+        .find(Locator::Css("select[data-knob=model]"))
+        .await
+        .expect("the model knob");
+    select
+        .select_by_value("popularity")
+        .await
+        .expect("choose popularity");
+    let after = browser.wait_for_card_change("offline.auc", &before).await;
+    let auc_after: f64 = after.parse().expect("a number");
+    assert!(
+        auc_after < auc_before - 0.05,
+        "popularity {after} vs logistic {before}"
+    );
+    let delta = browser.text("[data-metric='offline.auc'] .delta").await;
+    assert!(delta.contains("worse"), "delta was {delta:?}");
+    let url = browser.client.current_url().await.expect("url").to_string();
+    assert!(
+        url.contains("model=popularity") && url.contains("step=model"),
+        "{url}"
+    );
+
+    // Back restores the previous design, and its numbers.
+    browser.client.back().await.expect("back");
+    let restored = browser.wait_for_card_change("offline.auc", &after).await;
+    assert_eq!(restored, before);
+    let url = browser.client.current_url().await.expect("url").to_string();
+    assert!(!url.contains("model="), "{url}");
+
+    // A bad value in a link: a notice, and the default for that knob only.
+    browser
+        .client
+        .goto(&format!("{base}?model=forest&trees=50&step=model"))
+        .await
+        .expect("page loads");
+    let notice = browser.wait_text("[data-testid=notices]").await;
+    assert!(
+        notice.contains("forest") && notice.contains("logistic"),
+        "{notice}"
+    );
+    let shown = browser
+        .client
+        .find(Locator::Css("select[data-knob=model]"))
+        .await
+        .expect("the model knob")
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(shown.as_deref(), Some("logistic"));
+    browser.screenshot("model-step").await;
+    browser.close().await;
+}
+
 struct Browser {
     client: Client,
     driver: Child,
@@ -128,6 +197,60 @@ impl Browser {
             .expect("query");
         assert!(panics.is_empty(), "the error panel is showing");
         badge.text().await.expect("badge text")
+    }
+
+    /// Waits for `css` to appear, then returns its text.
+    async fn wait_text(&self, css: &str) -> String {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} appears: {e}"))
+            .text()
+            .await
+            .expect("element text")
+    }
+
+    /// The value on `metric`'s card once a run has finished.
+    async fn card_after_run(&self, metric: &str) -> String {
+        self.client
+            .wait()
+            .at_most(Duration::from_mins(1))
+            .for_element(Locator::Css("[data-testid=status][data-state=done]"))
+            .await
+            .expect("the run finishes");
+        self.text(&format!(
+            "[data-metric='{metric}'] [data-testid=card-value]"
+        ))
+        .await
+    }
+
+    /// Waits until `metric`'s card shows something other than `old` after a
+    /// finished run, and returns it.
+    async fn wait_for_card_change(&self, metric: &str, old: &str) -> String {
+        let deadline = Instant::now() + Duration::from_mins(1);
+        loop {
+            let done = self
+                .client
+                .find_all(Locator::Css("[data-testid=status][data-state=done]"))
+                .await
+                .is_ok_and(|v| !v.is_empty());
+            if done {
+                let css = format!("[data-metric='{metric}'] [data-testid=card-value]");
+                if let Ok(el) = self.client.find(Locator::Css(&css)).await
+                    && let Ok(text) = el.text().await
+                    && text != old
+                {
+                    return text;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{metric} never changed from {old}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn text(&self, css: &str) -> String {

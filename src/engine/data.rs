@@ -117,6 +117,16 @@ impl Dataset {
     }
 
     /// Number of bag fields.
+    /// Mean number of ids per row over every bag field (0 without bags):
+    /// what a row costs a model that looks at each id.
+    pub fn mean_bag_ids(&self) -> f64 {
+        if self.is_empty() {
+            return 0.0;
+        }
+        let ids: usize = self.bags.iter().map(|b| b.ids.len()).sum();
+        ids as f64 / self.len() as f64
+    }
+
     pub fn bag_dim(&self) -> usize {
         self.bags.len()
     }

@@ -62,6 +62,21 @@ pub struct ModelSummary {
     pub params: usize,
     /// Bytes of parameters at fp32.
     pub bytes: usize,
+    /// Operations to score one item (an estimate from the model's shape:
+    /// what the serving simulation charges per prediction).
+    pub flops_per_item: f64,
+}
+
+impl ModelSummary {
+    /// The summary of a `kind` model of `params` parameters at fp32.
+    pub fn new(kind: &'static str, params: usize, flops_per_item: f64) -> ModelSummary {
+        ModelSummary {
+            kind,
+            params,
+            bytes: params * 4,
+            flops_per_item,
+        }
+    }
 }
 
 /// A one-slot memo for a stage: the inputs it last ran on and their result.

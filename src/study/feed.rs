@@ -7,6 +7,7 @@ use crate::engine::features::{Encoding, Scaling};
 use crate::engine::models::gbdt::GbdtConfig;
 use crate::engine::models::logistic::LogisticConfig;
 use crate::engine::models::mlp::MlpConfig;
+use crate::engine::pipeline::feed::ab::AbDesign;
 use crate::engine::pipeline::feed::{FeedDesign, FeedModel};
 use crate::engine::sampling::{Imbalance, Sampling};
 use crate::engine::split::SplitKind;
@@ -79,6 +80,9 @@ pub(crate) const KNOBS: &[KnobDef] = &[
     number("hidden_layers", 1.0, 2.0, true),
     number("epochs", 1.0, 50.0, true),
     number("position_bias", 0.0, 3.0, false),
+    number("ab_users", 10.0, 50_000.0, true),
+    number("ab_days", 1.0, 28.0, true),
+    number("mde", 0.001, 1.0, false),
 ];
 
 /// Every numeric key of the feed report, as claims and the CLI name them,
@@ -106,7 +110,31 @@ pub(crate) const METRICS: &[Metric] = &[
     Metric::new("online.hide_rate", "Hide rate", Better::Lower),
     Metric::new("online.diversity", "Feed diversity", Better::Higher),
     Metric::new("online.sessions", "Sessions served", Better::Neither),
+    Metric::new("ab.users_per_arm", "Users per arm", Better::Neither),
+    Metric::new("ab.days", "Test days", Better::Neither),
+    Metric::new(
+        "ab.control_mean",
+        "Clicks per user, control",
+        Better::Neither,
+    ),
+    Metric::new(
+        "ab.treatment_mean",
+        "Clicks per user, treatment",
+        Better::Higher,
+    ),
+    Metric::new("ab.lift", "A/B lift", Better::Higher),
+    Metric::new("ab.lift_ci_low", "Lift, 95% CI low", Better::Higher),
+    Metric::new("ab.lift_ci_high", "Lift, 95% CI high", Better::Higher),
+    Metric::new("ab.p_value", "p-value", Better::Lower),
+    Metric::new("ab.significant", "Significant", Better::Neither),
+    Metric::new(
+        "ab.required_users_per_arm",
+        "Users per arm needed",
+        Better::Lower,
+    ),
+    Metric::new("ab.power", "Power", Better::Higher),
     Metric::new("model.params", "Parameters", Better::Lower),
+    Metric::new("model.flops_per_item", "FLOPs per item", Better::Lower),
     Metric::new("model.bytes", "Model size (bytes)", Better::Lower),
     Metric::new("data.impressions", "Impressions", Better::Neither),
     Metric::new("data.train_rows", "Training rows", Better::Neither),
@@ -207,6 +235,11 @@ pub(crate) fn feed_design(params: &FeedParams, design: &Design) -> FeedDesign {
     let model = model(design);
     FeedDesign {
         seed: design.seed,
+        ab: AbDesign {
+            users_per_arm: design.number("ab_users", f64::from(base.ab.users_per_arm)) as u32,
+            days: design.number("ab_days", f64::from(base.ab.days)) as u16,
+            mde: design.number("mde", base.ab.mde),
+        },
         world,
         features: FeedFeatureOptions {
             future_leak: leakage == "future_feature",

@@ -7,9 +7,13 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::compute::Backend;
+use crate::engine::pipeline::Memo;
 use crate::engine::pipeline::feed::{FeedPipeline, FeedReport, PipelineError};
+use crate::engine::serving::{ServingConfig, ServingError};
+use crate::engine::world::feed::CANDIDATES_PER_SLOT;
 
 use super::knobs::{Design, KnobValue};
+use super::serving::{self, ServingSummary};
 use super::{Claim, Study, WorldSpec, feed};
 
 /// What a run of a study's design measured. Its JSON keys are stable and
@@ -24,6 +28,8 @@ pub struct Report {
     pub design: BTreeMap<String, KnobValue>,
     #[serde(flatten)]
     pub result: StudyReport,
+    /// The trained model served to the study's traffic.
+    pub serving: ServingSummary,
 }
 
 /// The world-specific part of a report.
@@ -42,6 +48,9 @@ impl Report {
         // value tree represents without loss; a failure leaves the map empty.
         if let Ok(toml::Value::Table(table)) = toml::Value::try_from(&self.result) {
             flatten("", &table, &mut out);
+        }
+        if let Ok(toml::Value::Table(table)) = toml::Value::try_from(&self.serving) {
+            flatten("serving", &table, &mut out);
         }
         out
     }
@@ -77,6 +86,8 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, f64>) {
 pub enum RunError {
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    #[error("the prediction service cannot run: {0}")]
+    Serving(#[from] ServingError),
     #[error("the report has no metric `{0}`")]
     MissingMetric(String),
 }
@@ -100,6 +111,7 @@ pub struct ClaimResult {
 #[derive(Debug, Default)]
 pub struct Runner {
     feed: FeedPipeline,
+    serving: Memo<(ServingConfig, u64), ServingSummary>,
 }
 
 impl Runner {
@@ -109,17 +121,27 @@ impl Runner {
     /// [`RunError::Pipeline`] when the engine cannot run the design (an
     /// empty split, undefined metrics).
     pub fn run(&mut self, study: &Study, design: &Design) -> Result<Report, RunError> {
-        let result = match &study.world {
+        let (result, config) = match &study.world {
             WorldSpec::Feed(params) => {
-                StudyReport::Feed(self.feed.run(&feed::feed_design(params, design))?)
+                let report = self.feed.run(&feed::feed_design(params, design))?;
+                // A feed request scores every candidate of a session.
+                let items = f64::from(params.session_len) * CANDIDATES_PER_SLOT as f64;
+                let population = u64::from(params.users) * items as u64;
+                let config = serving::config(design, &report.model, items, population);
+                (StudyReport::Feed(report), config)
             }
         };
+        let seed = design.seed;
+        let serving = self
+            .serving
+            .get_or_try((config.clone(), seed), || serving::simulate(&config, seed))?;
         Ok(Report {
             study: study.meta.id.clone(),
-            seed: design.seed,
+            seed,
             backend: Backend::Cpu.label(),
             design: design.values.clone(),
             result,
+            serving: (*serving).clone(),
         })
     }
 

@@ -202,9 +202,8 @@ fn chart(id: &str, field: &str) -> Result<Chart, Failure> {
 }
 
 fn knob(raw: &RawKnob, world: &WorldSpec, at: &str) -> Result<Knob, Failure> {
-    let defs = world.knob_defs();
-    let Some(def) = defs.iter().find(|d| d.id == raw.id) else {
-        let ids: Vec<&str> = defs.iter().map(|d| d.id).collect();
+    let Some(def) = world.knob_defs().find(|d| d.id == raw.id) else {
+        let ids: Vec<&str> = world.knob_defs().map(|d| d.id).collect();
         return fail(
             format!("{at}.id"),
             format!(
@@ -421,7 +420,6 @@ fn claim(c: RawClaim, study: &Study, at: &str) -> Result<Claim, Failure> {
                 study
                     .world
                     .metrics()
-                    .iter()
                     .map(|m| m.key)
                     .collect::<Vec<_>>()
                     .join(", ")

@@ -87,6 +87,15 @@ pub enum Node {
 }
 
 impl GbdtModel {
+    /// Operations to score one row: a comparison per level of each tree,
+    /// and an add per tree.
+    pub fn flops_per_item(&self) -> f64 {
+        self.trees
+            .iter()
+            .map(|t| f64::from(usize::BITS - t.nodes.len().leading_zeros()))
+            .sum::<f64>()
+    }
+
     /// The feature values of row `i`, in the model's feature order.
     fn value(&self, data: &Dataset, i: usize, feature: usize) -> f32 {
         match self.features[feature] {

@@ -131,6 +131,12 @@ impl LogisticModel {
     pub fn params(&self) -> usize {
         1 + self.dense.len() + self.sparse.len()
     }
+
+    /// Operations to score one row of `data`'s shape: a multiply and an add
+    /// per dense value, an add per sparse id and per bag id.
+    pub fn flops_per_item(&self, data: &Dataset) -> f64 {
+        2.0 * self.dense.len() as f64 + self.field_offset.len() as f64 + data.mean_bag_ids() + 1.0
+    }
 }
 
 /// Trains on `train`, keeping the epoch with the best log loss on `valid`.

@@ -333,6 +333,16 @@ impl MlpModel {
             + self.layers.iter().map(Layer::params).sum::<usize>()
     }
 
+    /// Operations to score one row of `data`'s shape: a multiply and an add
+    /// per weight of every layer (biases and activations included), and an
+    /// add per embedding value gathered (one embedding per sparse id, one per
+    /// bag id).
+    pub fn flops_per_item(&self, data: &Dataset) -> f64 {
+        let layers: usize = self.layers.iter().map(|l| 2 * l.params()).sum();
+        let gathered = data.sparse_dim() as f64 + data.mean_bag_ids();
+        layers as f64 + gathered * self.embedding_dim as f64
+    }
+
     /// Zeroed gradients shaped like the model.
     fn zero_grads(&self) -> MlpModel {
         let mut g = self.clone();

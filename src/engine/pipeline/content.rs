@@ -451,11 +451,7 @@ fn train_and_predict(
     prepared: &Prepared,
     seed: Seed,
 ) -> (Vec<f64>, ModelSummary, TrainingCurve) {
-    let summary = |params: usize| ModelSummary {
-        kind: design.model.id(),
-        params,
-        bytes: params * 4,
-    };
+    let summary = |params: usize, flops: f64| ModelSummary::new(design.model.id(), params, flops);
     let spec = FeatureSpec {
         scaling: design.scaling,
         encoding: Encoding::OneHot,
@@ -489,9 +485,12 @@ fn train_and_predict(
                 })
                 .collect();
             let v = &world.vocabulary;
+            // A lookup per token of a post.
+            let per_post = table.bags.iter().map(|b| b.ids.len()).sum::<usize>() as f64
+                / table.len().max(1) as f64;
             (
                 scores,
-                summary((v.keyword_ranks * v.categories) as usize),
+                summary((v.keyword_ranks * v.categories) as usize, per_post),
                 TrainingCurve::default(),
             )
         }
@@ -499,7 +498,8 @@ fn train_and_predict(
             let (train, valid, test) = datasets(table);
             let mut rng = seed.stream("train.logistic");
             let (model, curve) = logistic::train(&train, &valid, config, &mut rng);
-            (model.predict(&test), summary(model.params()), curve)
+            let flops = model.flops_per_item(&test);
+            (model.predict(&test), summary(model.params(), flops), curve)
         }
         ContentModel::Gbdt(config) => {
             let mut dense = RawTable {
@@ -519,7 +519,8 @@ fn train_and_predict(
             ));
             let (train, valid, test) = datasets(&dense);
             let (model, curve) = gbdt::train(&train, &valid, config);
-            (model.predict(&test), summary(model.params()), curve)
+            let flops = model.flops_per_item();
+            (model.predict(&test), summary(model.params(), flops), curve)
         }
         ContentModel::Mlp(config) => {
             let (train, valid, test) = datasets(table);
@@ -536,7 +537,8 @@ fn train_and_predict(
                 .collect();
             let mut rng = seed.stream("train.mlp");
             let (model, curve) = mlp::train(&train, &aux, &valid, config, &mut rng);
-            (model.predict(&test), summary(model.params()), curve)
+            let flops = model.flops_per_item(&test);
+            (model.predict(&test), summary(model.params(), flops), curve)
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The feed-ranking pipeline: world, raw features, split, sampling, feature
 //! transforms, training, prediction on the test days, offline metrics.
 
+pub mod ab;
+
 use serde::Serialize;
 
 use super::Memo;
@@ -17,6 +19,7 @@ use crate::engine::rng::Seed;
 use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate, sample};
 use crate::engine::split::{SplitKind, split};
 use crate::engine::world::feed::{FeedParams, FeedWorld};
+use ab::{AbDesign, AbReport, ServedSessions};
 
 /// Every choice of a feed-ranking design.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +41,8 @@ pub struct FeedDesign {
     pub recalibrate: bool,
     pub imbalance: Imbalance,
     pub model: FeedModel,
+    /// The A/B test of the trained ranker against the production policy.
+    pub ab: AbDesign,
 }
 
 impl Default for FeedDesign {
@@ -59,6 +64,7 @@ impl Default for FeedDesign {
             recalibrate: true,
             imbalance: Imbalance::None,
             model: FeedModel::Logistic(LogisticConfig::default()),
+            ab: AbDesign::default(),
         }
     }
 }
@@ -91,6 +97,7 @@ impl FeedModel {
 pub struct FeedReport {
     pub offline: Offline,
     pub online: Online,
+    pub ab: AbReport,
     pub model: ModelSummary,
     pub data: DataSummary,
     pub training: TrainingCurve,
@@ -233,7 +240,8 @@ impl FeedPipeline {
             scores
         };
         let scores = calibrate(trained.scores(&test_set, &table, &parts.test));
-        let online = serve(&world, design, &trained, &fitted, seed);
+        let (online, served) = serve(&world, design, &trained, &fitted, seed);
+        let ab = ab::run(&world, &served, design.ab, seed);
 
         let labels: Vec<u8> = test_set.label.iter().map(|&y| u8::from(y > 0.5)).collect();
         let report = binary_report(&labels, &scores, 0.5, 10)?;
@@ -250,11 +258,12 @@ impl FeedPipeline {
                 ndcg_at_10: ndcg.mean,
             },
             online,
-            model: ModelSummary {
-                kind: design.model.id(),
-                params: trained.params(),
-                bytes: trained.params() * 4,
-            },
+            ab,
+            model: ModelSummary::new(
+                design.model.id(),
+                trained.params(),
+                trained.flops_per_item(&test_set),
+            ),
             data: DataSummary {
                 impressions: table.len(),
                 train_rows: train_set.len(),
@@ -315,6 +324,17 @@ impl Trained {
         }
     }
 
+    /// Operations to score one row of `data`'s shape.
+    fn flops_per_item(&self, data: &Dataset) -> f64 {
+        match self {
+            // A lookup of the creator's rate.
+            Trained::Popularity { .. } => 1.0,
+            Trained::Logistic(model) => model.flops_per_item(data),
+            Trained::Gbdt(model) => model.flops_per_item(),
+            Trained::Mlp(model) => model.flops_per_item(data),
+        }
+    }
+
     fn params(&self) -> usize {
         match self {
             Trained::Popularity { .. } => 0,
@@ -367,7 +387,7 @@ fn serve(
     trained: &Trained,
     fitted: &FittedFeatures,
     seed: Seed,
-) -> Online {
+) -> (Online, ServedSessions) {
     let log = &world.impressions;
     let first_day = world.params.days.saturating_sub(ONLINE_DAYS);
     let start = log.day.partition_point(|&d| d < first_day);
@@ -401,6 +421,7 @@ fn serve(
     let len = usize::from(world.params.session_len);
     let mut model = Outcome::default();
     let mut logging = Outcome::default();
+    let mut served = ServedSessions::default();
     let mut offset = 0;
     let mut ranked: Vec<(f64, u32)> = Vec::new();
     for (r, prior) in prior_order.iter().enumerate() {
@@ -414,8 +435,16 @@ fn serve(
                 .map(|(k, &post)| (scores[offset + k], post)),
         );
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        model.add(world, user, day, ranked.iter().take(len).map(|&(_, p)| p));
-        logging.add(world, user, day, prior.iter().take(len).copied());
+        served.user.push(user);
+        served.treatment.push(model.add(
+            world,
+            user,
+            day,
+            ranked.iter().take(len).map(|&(_, p)| p),
+        ));
+        served
+            .control
+            .push(logging.add(world, user, day, prior.iter().take(len).copied()));
         offset += prior.len();
         debug_assert!(
             requests
@@ -426,7 +455,7 @@ fn serve(
     }
     let ctr = model.ctr();
     let ctr_logging_policy = logging.ctr();
-    Online {
+    let online = Online {
         ctr,
         ctr_logging_policy,
         ctr_lift: if ctr_logging_policy > 0.0 {
@@ -438,7 +467,8 @@ fn serve(
         hide_rate: model.hides / model.impressions.max(1) as f64,
         diversity: model.diversity / model.sessions.max(1) as f64,
         sessions: model.sessions,
-    }
+    };
+    (online, served)
 }
 
 /// Expected outcomes of served sessions, summed.
@@ -453,14 +483,24 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn add(&mut self, world: &FeedWorld, user: u32, day: u16, shown: impl Iterator<Item = u32>) {
+    /// Adds a session's expected outcomes; returns its slots' click
+    /// probabilities.
+    fn add(
+        &mut self,
+        world: &FeedWorld,
+        user: u32,
+        day: u16,
+        shown: impl Iterator<Item = u32>,
+    ) -> Vec<f64> {
         let mut topics = 0u64;
         let mut count = 0;
+        let mut clicks = Vec::new();
         for (rank, post) in shown.enumerate() {
             let examined = world.examination((rank + 1) as u8);
             let e = world.engagement(user, post, day, examined);
             let [like, share, hide] = e.expected();
             self.clicks += e.click;
+            clicks.push(e.click);
             self.engagement += e.click + like + share;
             self.hides += hide;
             topics |= 1 << world.posts.topic[post as usize];
@@ -471,6 +511,7 @@ impl Outcome {
             self.impressions += count;
             self.diversity += f64::from(topics.count_ones()) / count as f64;
         }
+        clicks
     }
 
     fn ctr(&self) -> f64 {
@@ -568,6 +609,36 @@ mod tests {
         );
         assert!(honest.online.ctr > honest.online.ctr_logging_policy);
         assert!(honest.online.diversity > 0.0 && honest.online.diversity <= 1.0);
+    }
+
+    #[test]
+    fn a_large_ab_test_measures_the_lift_serving_predicted() {
+        let mut pipeline = FeedPipeline::default();
+        let report = pipeline
+            .run(&FeedDesign {
+                ab: AbDesign {
+                    users_per_arm: 20_000,
+                    days: 7,
+                    mde: 0.05,
+                },
+                ..small()
+            })
+            .unwrap();
+        let (ab, online) = (&report.ab, &report.online);
+        assert!(
+            (ab.lift - online.ctr_lift).abs() < 0.1,
+            "A/B lift {} vs expected {}",
+            ab.lift,
+            online.ctr_lift
+        );
+        assert!(ab.lift_ci_low < ab.lift && ab.lift < ab.lift_ci_high);
+        assert_eq!(ab.significant, 1, "{ab:?}");
+        // The calculator's 16 sigma^2 / delta^2 rule, with the control's sigma.
+        let sigma2 = ab.required_users_per_arm as f64 * (0.05 * ab.control_mean).powi(2) / 15.7;
+        assert!(
+            sigma2 > ab.control_mean * 0.5,
+            "clicks per user are overdispersed: {ab:?}"
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ const TOPIC_WEIGHT: f32 = 2.0;
 /// Weight of the post's spread over every topic.
 const TOPIC_BLEND: f32 = 0.25;
 /// Candidates the logging ranker looks at per slot shown.
-const CANDIDATES_PER_SLOT: usize = 3;
+pub const CANDIDATES_PER_SLOT: usize = 3;
 /// Posts stay in the candidate pool this many days after the day they appear.
 const POST_LIFETIME_DAYS: u16 = 3;
 

@@ -1,0 +1,225 @@
+//! The prediction-service step, shared by every world: how a design's
+//! knobs become a serving simulation of the trained model, and the report
+//! keys it adds. The model's cost per request comes from the trained model
+//! itself (its parameters and FLOPs per item, times the items a request
+//! scores), so a bigger model really is slower and dearer to serve.
+
+use serde::Serialize;
+
+use crate::engine::pipeline::ModelSummary;
+use crate::engine::serving::{
+    self, Autoscale, Fallback, Hardware, HistogramBin, HourStats, ModelCost, Precision, Precompute,
+    ServingConfig, ServingError, ServingMode, Traffic,
+};
+
+use super::knobs::{Accepts, Design, KnobDef};
+use super::{Better, Metric};
+
+/// The serving knobs every world understands, with their outer bounds.
+pub(crate) const KNOBS: &[KnobDef] = &[
+    KnobDef {
+        id: "serving",
+        accepts: Accepts::Choice(&["online", "batch"]),
+    },
+    KnobDef {
+        id: "batch_size",
+        accepts: Accepts::Number {
+            min: 1.0,
+            max: 512.0,
+            integer: true,
+        },
+    },
+    KnobDef {
+        id: "max_wait_ms",
+        accepts: Accepts::Number {
+            min: 0.0,
+            max: 200.0,
+            integer: false,
+        },
+    },
+    KnobDef {
+        id: "replicas",
+        accepts: Accepts::Number {
+            min: 1.0,
+            max: 64.0,
+            integer: true,
+        },
+    },
+    KnobDef {
+        id: "autoscale",
+        accepts: Accepts::Toggle,
+    },
+    KnobDef {
+        id: "hardware",
+        accepts: Accepts::Choice(&["cpu", "gpu", "phone"]),
+    },
+    KnobDef {
+        id: "qps",
+        accepts: Accepts::Number {
+            min: 0.5,
+            max: 100.0,
+            integer: false,
+        },
+    },
+    KnobDef {
+        id: "slo_ms",
+        accepts: Accepts::Number {
+            min: 5.0,
+            max: 2000.0,
+            integer: false,
+        },
+    },
+];
+
+/// The serving report keys, with labels and which way is better.
+pub(crate) const METRICS: &[Metric] = &[
+    Metric::new("serving.requests", "Requests simulated", Better::Neither),
+    Metric::new("serving.p50_ms", "Latency p50 (ms)", Better::Lower),
+    Metric::new("serving.p95_ms", "Latency p95 (ms)", Better::Lower),
+    Metric::new("serving.p99_ms", "Latency p99 (ms)", Better::Lower),
+    Metric::new("serving.mean_ms", "Mean latency (ms)", Better::Lower),
+    Metric::new("serving.slo_ms", "Latency objective (ms)", Better::Neither),
+    Metric::new("serving.slo_violation_rate", "Over the SLO", Better::Lower),
+    Metric::new(
+        "serving.throughput_qps",
+        "Throughput (QPS)",
+        Better::Neither,
+    ),
+    Metric::new("serving.utilization", "Utilization", Better::Neither),
+    Metric::new("serving.mean_batch_size", "Mean batch", Better::Neither),
+    Metric::new("serving.mean_replicas", "Replicas (mean)", Better::Neither),
+    Metric::new("serving.max_replicas", "Replicas (most)", Better::Neither),
+    Metric::new(
+        "serving.cost_per_million",
+        "Cost per 1M requests ($)",
+        Better::Lower,
+    ),
+    Metric::new(
+        "serving.request_ms_at_1",
+        "Service time, batch of 1 (ms)",
+        Better::Lower,
+    ),
+    Metric::new(
+        "serving.flops_per_request",
+        "FLOPs per request",
+        Better::Lower,
+    ),
+    Metric::new("serving.hit_rate", "Precomputed hit rate", Better::Higher),
+    Metric::new(
+        "serving.mean_staleness_hours",
+        "Staleness (h)",
+        Better::Lower,
+    ),
+];
+
+/// Hours of traffic each design simulates: one day, for the daily curve.
+const HOURS: f64 = 24.0;
+
+/// What serving the trained model measured. Every field is a number, so
+/// every key is stable; the lists feed the charts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServingSummary {
+    pub requests: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub mean_ms: f64,
+    pub slo_ms: f64,
+    pub slo_violation_rate: f64,
+    pub throughput_qps: f64,
+    pub utilization: f64,
+    pub mean_batch_size: f64,
+    pub mean_replicas: f64,
+    pub max_replicas: u32,
+    pub cost_per_million: f64,
+    /// Service time of one request alone (the model's cost on the hardware).
+    pub request_ms_at_1: f64,
+    pub flops_per_request: f64,
+    /// Batch serving: share of requests answered from precomputed
+    /// predictions (1 online: every request is computed fresh).
+    pub hit_rate: f64,
+    /// Batch serving: mean age of a served prediction (0 online).
+    pub mean_staleness_hours: f64,
+    /// The latency distribution, for the histogram chart.
+    pub histogram: Vec<HistogramBin>,
+    /// Hour by hour, for the QPS and latency curves.
+    pub hourly: Vec<HourStats>,
+}
+
+/// The serving configuration of `design` for `model`, whose requests each
+/// score `items_per_request` items; batch serving precomputes
+/// `population` requests' predictions per job.
+pub(crate) fn config(
+    design: &Design,
+    model: &ModelSummary,
+    items_per_request: f64,
+    population: u64,
+) -> ServingConfig {
+    let d = ServingConfig::default();
+    let mode = ServingMode::from_id(design.choice("serving", "online")).unwrap_or(d.mode);
+    let hardware = Hardware::from_id(design.choice("hardware", "cpu")).unwrap_or(d.hardware);
+    let replicas = design.number("replicas", 2.0) as u32;
+    let params = (model.params as u64).max(1);
+    ServingConfig {
+        mode,
+        batch_size: design.number("batch_size", d.batch_size as f64) as usize,
+        max_wait_ms: design.number("max_wait_ms", d.max_wait_ms),
+        replicas,
+        autoscale: design.toggle("autoscale", false).then(|| Autoscale {
+            min_replicas: 1,
+            max_replicas: 64,
+            ..Autoscale::default()
+        }),
+        hardware,
+        model: ModelCost::new(
+            params,
+            model.flops_per_item * items_per_request,
+            Precision::Fp32,
+        ),
+        traffic: Traffic {
+            mean_qps: design.number("qps", 5.0),
+            hours: HOURS,
+            ..Traffic::default()
+        },
+        slo_ms: design.number("slo_ms", d.slo_ms),
+        precompute: Precompute {
+            population,
+            fallback: Fallback::Online,
+            ..Precompute::default()
+        },
+        ..d
+    }
+}
+
+/// Simulates `config` and keeps what the report shows.
+///
+/// # Errors
+/// The [`ServingError`] naming the knob that cannot be simulated (a model
+/// too large for a phone, a batch job slower than its refresh).
+pub(crate) fn simulate(config: &ServingConfig, seed: u64) -> Result<ServingSummary, ServingError> {
+    let r = serving::simulate(config, crate::engine::rng::Seed(seed))?;
+    let (hit_rate, staleness) = r
+        .precompute
+        .map_or((1.0, 0.0), |p| (p.hit_rate, p.mean_staleness_hours));
+    Ok(ServingSummary {
+        requests: r.requests,
+        p50_ms: r.latency.p50_ms,
+        p95_ms: r.latency.p95_ms,
+        p99_ms: r.latency.p99_ms,
+        mean_ms: r.latency.mean_ms,
+        slo_ms: r.slo_ms,
+        slo_violation_rate: r.slo_violation_rate,
+        throughput_qps: r.throughput_qps,
+        utilization: r.utilization,
+        mean_batch_size: r.mean_batch_size,
+        mean_replicas: r.mean_replicas,
+        max_replicas: r.max_replicas,
+        cost_per_million: r.cost_per_million,
+        request_ms_at_1: r.batch_ms_at_1,
+        flops_per_request: config.model.flops_per_item,
+        hit_rate,
+        mean_staleness_hours: staleness,
+        histogram: r.histogram,
+        hourly: r.hourly,
+    })
+}
