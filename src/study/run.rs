@@ -7,10 +7,11 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::compute::Backend;
+use crate::engine::pipeline::content::{ContentPipeline, ContentReport};
 use crate::engine::pipeline::feed::{FeedPipeline, FeedReport, PipelineError};
 
 use super::knobs::{Design, KnobValue};
-use super::{Claim, Study, WorldSpec, feed};
+use super::{Claim, Study, WorldSpec, content, feed};
 
 /// What a run of a study's design measured. Its JSON keys are stable and
 /// documented in the README (`offline.auc`, `model.bytes`, `backend`, ...).
@@ -31,6 +32,7 @@ pub struct Report {
 #[serde(untagged)]
 pub enum StudyReport {
     Feed(FeedReport),
+    Content(ContentReport),
 }
 
 impl Report {
@@ -100,6 +102,7 @@ pub struct ClaimResult {
 #[derive(Debug, Default)]
 pub struct Runner {
     feed: FeedPipeline,
+    content: ContentPipeline,
 }
 
 impl Runner {
@@ -112,6 +115,9 @@ impl Runner {
         let result = match &study.world {
             WorldSpec::Feed(params) => {
                 StudyReport::Feed(self.feed.run(&feed::feed_design(params, design))?)
+            }
+            WorldSpec::Content(params) => {
+                StudyReport::Content(self.content.run(&content::content_design(params, design))?)
             }
         };
         Ok(Report {
