@@ -30,7 +30,13 @@ fn list_shows_each_bundled_study() {
     let (code, stdout, stderr) = casebook(&["list"]);
     assert_eq!(code, 0, "{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines, ["feed-ranking\tFeed ranking\t45 min"]);
+    assert_eq!(
+        lines,
+        [
+            "feed-ranking\tFeed ranking\t45 min",
+            "harmful-content\tHarmful content detection\t40 min"
+        ]
+    );
 }
 
 #[test]
@@ -217,13 +223,66 @@ fn run_refuses_unknown_knobs_and_values_listing_the_valid_ones() {
     let (code, _, stderr) = casebook(&["run", "no-such-study"]);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("neither a bundled study (feed-ranking)"),
+        stderr.contains("neither a bundled study (feed-ranking, harmful-content)"),
         "{stderr}"
     );
     let bad = study_fixture("bad-claim-unknown-metric.toml");
     let (code, _, stderr) = casebook(&["run", &bad]);
     assert_eq!(code, 2);
     assert!(stderr.contains("field `claims.c.metric`"), "{stderr}");
+}
+
+#[test]
+fn the_content_study_runs_with_its_own_knobs_and_report_keys() {
+    let report = json_report(&[
+        "run",
+        "harmful-content",
+        "--set",
+        "model=keyword_rule",
+        "--set",
+        "threshold_low=0.1",
+        "--json",
+    ]);
+    assert_eq!(report["study"], "harmful-content");
+    assert_eq!(report["design"]["model"], "keyword_rule");
+    assert_eq!(report["model"]["kind"], "keyword_rule");
+    assert_eq!(report["data"]["label_source"], "human_review");
+    for key in ["auc", "pr_auc", "recall_at_precision_90"] {
+        let v = report["offline"][key].as_f64().unwrap_or(f64::NAN);
+        assert!((0.0..=1.0).contains(&v), "offline.{key} = {v}");
+    }
+    for category in ["spam", "harassment", "violence", "self_harm"] {
+        let v = report["per_category"][category]["pr_auc"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        assert!((0.0..=1.0).contains(&v), "{category}: {v}");
+    }
+    assert!(report["policy"]["wrongful_removals"].is_u64(), "{report}");
+
+    let (code, text, stderr) = casebook(&["run", "harmful-content"]);
+    assert_eq!(code, 0, "{stderr}");
+    for key in ["per_category.violence.pr_auc", "policy.review_overflow"] {
+        assert!(text.lines().any(|l| l.starts_with(key)), "{key}: {text}");
+    }
+    let (code, _, stderr) = casebook(&["run", "harmful-content", "--set", "model=popularity"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("valid values are keyword_rule, logistic, gbdt, mlp"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = casebook(&[
+        "check",
+        "harmful-content",
+        "--claim",
+        "learning-beats-the-keyword-rule",
+        "--seeds",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.ends_with("1 checks, every claim holds\n"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -16,6 +16,12 @@ fn every_bundled_study_matches_its_golden_report() {
         let report = runner
             .run(&study, &study.default_design(DEFAULT_SEED))
             .expect("the default design runs");
+        // Every number in the report has a metric a claim can name, and
+        // every metric is in the report.
+        let keys: Vec<String> = report.metrics().into_keys().collect();
+        let mut named: Vec<String> = study.world.metrics().map(|m| m.key.to_owned()).collect();
+        named.sort();
+        assert_eq!(keys, named, "{}: report keys and metrics", study.meta.id);
         let json = serde_json::to_string_pretty(&report).expect("serializable") + "\n";
         let path = format!("tests/golden/{}.json", study.meta.id);
         if bless {

@@ -126,6 +126,7 @@ fn the_parser_never_panics_on_damaged_files() {
     let sources = [
         read("valid.toml"),
         std::fs::read_to_string("case_studies/feed-ranking.toml").expect("bundled file"),
+        std::fs::read_to_string("case_studies/harmful-content.toml").expect("bundled file"),
     ];
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let (mut accepted, mut refused) = (0, 0);

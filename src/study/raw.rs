@@ -34,6 +34,7 @@ pub(super) struct RawMeta {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(super) enum RawWorld {
     Feed(RawFeedWorld),
+    Content(RawContentWorld),
 }
 
 #[derive(Deserialize, Default)]
@@ -60,6 +61,51 @@ pub(super) enum RawFeedDrift {
     NewCohort { day: u16, users: u32 },
     TrendingTopic { day: u16, topic: usize, boost: f64 },
     EngagementShift { day: u16, logit: f64 },
+}
+
+/// `[world] kind = "content"`: the harmful-content world's sizes and text
+/// generation; harm categories keep their names and proportions.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawContentWorld {
+    pub posts_per_day: Option<u32>,
+    pub days: Option<u16>,
+    pub authors: Option<u32>,
+    pub vocab: Option<u32>,
+    pub tokens_per_post: Option<u16>,
+    /// Share of posts that are harmful, over every category.
+    pub prevalence: Option<f64>,
+    pub lexicon_size: Option<u32>,
+    pub keyword_coverage: Option<f64>,
+    pub subtle_share: Option<f64>,
+    pub benign_quote_rate: Option<f64>,
+    #[serde(default)]
+    pub drift: Vec<RawContentDrift>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub(super) enum RawContentDrift {
+    NewCohort {
+        day: u16,
+        authors: u32,
+        propensity: f64,
+    },
+    TrendingTopic {
+        day: u16,
+        share: f64,
+        category: usize,
+    },
+    PrevalenceChange {
+        day: u16,
+        category: Option<usize>,
+        factor: f64,
+    },
+    VocabularySwap {
+        day: u16,
+        category: Option<usize>,
+        share: f64,
+    },
 }
 
 #[derive(Deserialize)]

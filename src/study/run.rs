@@ -8,13 +8,14 @@ use thiserror::Error;
 
 use crate::compute::Backend;
 use crate::engine::pipeline::Memo;
+use crate::engine::pipeline::content::{ContentPipeline, ContentReport};
 use crate::engine::pipeline::feed::{FeedPipeline, FeedReport, PipelineError};
 use crate::engine::serving::{ServingConfig, ServingError};
 use crate::engine::world::feed::CANDIDATES_PER_SLOT;
 
 use super::knobs::{Design, KnobValue};
 use super::serving::{self, ServingSummary};
-use super::{Claim, Study, WorldSpec, feed};
+use super::{Claim, Study, WorldSpec, content, feed};
 
 /// What a run of a study's design measured. Its JSON keys are stable and
 /// documented in the README (`offline.auc`, `model.bytes`, `backend`, ...).
@@ -37,6 +38,7 @@ pub struct Report {
 #[serde(untagged)]
 pub enum StudyReport {
     Feed(FeedReport),
+    Content(ContentReport),
 }
 
 impl Report {
@@ -112,6 +114,7 @@ pub struct ClaimResult {
 pub struct Runner {
     feed: FeedPipeline,
     serving: Memo<(ServingConfig, u64), ServingSummary>,
+    content: ContentPipeline,
 }
 
 impl Runner {
@@ -129,6 +132,14 @@ impl Runner {
                 let population = u64::from(params.users) * items as u64;
                 let config = serving::config(design, &report.model, items, population);
                 (StudyReport::Feed(report), config)
+            }
+            WorldSpec::Content(params) => {
+                let report = self.content.run(&content::content_design(params, design))?;
+                // Every new post is scored once; a batch job would score a
+                // day's posts.
+                let population = u64::from(params.posts_per_day);
+                let config = serving::config(design, &report.model, 1.0, population);
+                (StudyReport::Content(report), config)
             }
         };
         let seed = design.seed;

@@ -4,15 +4,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::engine::world::WorldError;
+use crate::engine::world::content::{ContentDrift, ContentParams};
 use crate::engine::world::feed::{FeedDrift, FeedParams};
 
 use super::knobs::{Accepts, KnobDef};
 use super::raw::{
-    RawClaim, RawFeedDrift, RawFeedWorld, RawKnob, RawMeta, RawStep, RawStudy, RawValue, RawWorld,
+    RawClaim, RawContentDrift, RawContentWorld, RawFeedDrift, RawFeedWorld, RawKnob, RawMeta,
+    RawStep, RawStudy, RawValue, RawWorld,
 };
 use super::{
-    BROWSER_MAX_IMPRESSIONS, Chart, Claim, DesignStep, Direction, Knob, KnobKind, KnobValue, Step,
-    Study, StudyMeta, WorldSpec,
+    BROWSER_MAX_IMPRESSIONS, BROWSER_MAX_POSTS, Chart, Claim, DesignStep, Direction, Knob,
+    KnobKind, KnobValue, Step, Study, StudyMeta, WorldSpec,
 };
 
 /// A field path and the reason it is wrong.
@@ -69,7 +71,91 @@ fn meta(meta: RawMeta) -> Result<StudyMeta, Failure> {
 fn world(raw: RawWorld) -> Result<WorldSpec, Failure> {
     match raw {
         RawWorld::Feed(w) => feed_world(w).map(WorldSpec::Feed),
+        RawWorld::Content(w) => content_world(w).map(WorldSpec::Content),
     }
+}
+
+fn content_world(w: RawContentWorld) -> Result<ContentParams, Failure> {
+    let d = ContentParams::default();
+    let base = ContentParams {
+        posts_per_day: w.posts_per_day.unwrap_or(d.posts_per_day),
+        days: w.days.unwrap_or(d.days),
+        authors: w.authors.unwrap_or(d.authors),
+        vocab: w.vocab.unwrap_or(d.vocab),
+        tokens_per_post: w.tokens_per_post.unwrap_or(d.tokens_per_post),
+        lexicon_size: w.lexicon_size.unwrap_or(d.lexicon_size),
+        keyword_coverage: w.keyword_coverage.unwrap_or(d.keyword_coverage),
+        subtle_share: w.subtle_share.unwrap_or(d.subtle_share),
+        benign_quote_rate: w.benign_quote_rate.unwrap_or(d.benign_quote_rate),
+        drift: w
+            .drift
+            .into_iter()
+            .map(|event| match event {
+                RawContentDrift::NewCohort {
+                    day,
+                    authors,
+                    propensity,
+                } => ContentDrift::NewCohort {
+                    day,
+                    authors,
+                    propensity,
+                },
+                RawContentDrift::TrendingTopic {
+                    day,
+                    share,
+                    category,
+                } => ContentDrift::TrendingTopic {
+                    day,
+                    share,
+                    category,
+                },
+                RawContentDrift::PrevalenceChange {
+                    day,
+                    category,
+                    factor,
+                } => ContentDrift::PrevalenceChange {
+                    day,
+                    category,
+                    factor,
+                },
+                RawContentDrift::VocabularySwap {
+                    day,
+                    category,
+                    share,
+                } => ContentDrift::VocabularySwap {
+                    day,
+                    category,
+                    share,
+                },
+            })
+            .collect(),
+        ..d
+    };
+    let params = match w.prevalence {
+        Some(p) if !(p.is_finite() && p > 0.0) => {
+            return fail("world.prevalence", format!("is {p}, but must be above 0"));
+        }
+        Some(p) => super::content::with_prevalence(&base, p),
+        None => base,
+    };
+    params.validate().or_else(|e| match e {
+        WorldError::OutOfRange { name, .. } if name.contains("prevalence") => {
+            fail("world.prevalence", e.to_string())
+        }
+        WorldError::OutOfRange { name, .. } => fail(format!("world.{name}"), e.to_string()),
+        WorldError::TooLarge { .. } => fail("world", e.to_string()),
+    })?;
+    let posts = params.posts();
+    if posts > BROWSER_MAX_POSTS {
+        return fail(
+            "world",
+            format!(
+                "asks for {posts} posts, more than the {BROWSER_MAX_POSTS} a browser runs in \
+                 about a second; lower posts_per_day or days"
+            ),
+        );
+    }
+    Ok(params)
 }
 
 fn feed_world(w: RawFeedWorld) -> Result<FeedParams, Failure> {

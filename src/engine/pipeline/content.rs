@@ -201,6 +201,10 @@ impl ContentDesign {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ContentReport {
     pub offline: ContentOffline,
+    /// One entry per harm category, in the world's order; serialized as a
+    /// map keyed by the category's name, so every number has a dotted key
+    /// (`per_category.spam.pr_auc`).
+    #[serde(serialize_with = "by_category")]
     pub per_category: Vec<CategoryMetrics>,
     pub model: ModelSummary,
     pub data: ContentData,
@@ -227,11 +231,23 @@ pub struct ContentOffline {
 /// where the test days hold no post of the category.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CategoryMetrics {
+    /// The map key when serialized.
+    #[serde(skip_serializing)]
     pub category: String,
     pub auc: Option<f64>,
     pub pr_auc: Option<f64>,
     /// Share of test posts in the category.
     pub prevalence: f64,
+}
+
+/// Serializes the categories as a map from name to metrics, in order.
+fn by_category<S: serde::Serializer>(list: &[CategoryMetrics], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(list.len()))?;
+    for c in list {
+        map.serialize_entry(&c.category, c)?;
+    }
+    map.end()
 }
 
 /// How much data each stage saw, and what the labels cost.
