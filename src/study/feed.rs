@@ -2,16 +2,18 @@
 //! engine's [`FeedDesign`]. A knob the study does not offer keeps the
 //! engine's default.
 
+use crate::engine::drift::{Detector, RetrainPolicy};
 use crate::engine::features::feed::FeedFeatureOptions;
 use crate::engine::features::{Encoding, Scaling};
 use crate::engine::models::gbdt::GbdtConfig;
 use crate::engine::models::logistic::LogisticConfig;
 use crate::engine::models::mlp::MlpConfig;
 use crate::engine::pipeline::feed::ab::AbDesign;
+use crate::engine::pipeline::feed::monitor::{MONITOR_DAYS, MonitorDesign};
 use crate::engine::pipeline::feed::{FeedDesign, FeedModel};
 use crate::engine::sampling::{Imbalance, Sampling};
 use crate::engine::split::SplitKind;
-use crate::engine::world::feed::FeedParams;
+use crate::engine::world::feed::{FeedDrift, FeedParams};
 
 use super::knobs::{Accepts, Design, KnobDef};
 use super::{Better, Metric};
@@ -83,6 +85,20 @@ pub(crate) const KNOBS: &[KnobDef] = &[
     number("ab_users", 10.0, 50_000.0, true),
     number("ab_days", 1.0, 28.0, true),
     number("mde", 0.001, 1.0, false),
+    choice(
+        "drift",
+        &[
+            "none",
+            "interest_shift",
+            "new_cohort",
+            "trending_topic",
+            "engagement_drop",
+        ],
+    ),
+    choice("retrain", &["never", "daily", "weekly", "on_alert"]),
+    number("label_delay", 0.0, 3.0, true),
+    number("retrain_window", 1.0, 30.0, true),
+    choice("detector", &["psi", "ks", "js", "wasserstein", "auto"]),
 ];
 
 /// Every numeric key of the feed report, as claims and the CLI name them,
@@ -133,6 +149,24 @@ pub(crate) const METRICS: &[Metric] = &[
         Better::Lower,
     ),
     Metric::new("ab.power", "Power", Better::Higher),
+    Metric::new("monitoring.days", "Days monitored", Better::Neither),
+    Metric::new(
+        "monitoring.mean_ctr",
+        "Online CTR over the days",
+        Better::Higher,
+    ),
+    Metric::new(
+        "monitoring.ctr_drop",
+        "CTR lost, first to last day",
+        Better::Lower,
+    ),
+    Metric::new(
+        "monitoring.mean_auc",
+        "ROC-AUC over the days",
+        Better::Higher,
+    ),
+    Metric::new("monitoring.alerts", "Drift alerts", Better::Neither),
+    Metric::new("monitoring.retrains", "Retrains", Better::Neither),
     Metric::new("model.params", "Parameters", Better::Lower),
     Metric::new("model.flops_per_item", "FLOPs per item", Better::Lower),
     Metric::new("model.bytes", "Model size (bytes)", Better::Lower),
@@ -166,6 +200,9 @@ pub(crate) fn feed_design(params: &FeedParams, design: &Design) -> FeedDesign {
     let base = FeedDesign::default();
     let mut world = params.clone();
     world.position_bias = design.number("position_bias", world.position_bias);
+    world
+        .drift
+        .extend(drift_scenario(&world, design.choice("drift", "none")));
 
     let sample_rate = design.number("sample_rate", 0.25);
     let sampling = match design.choice("sampling", "all") {
@@ -235,6 +272,7 @@ pub(crate) fn feed_design(params: &FeedParams, design: &Design) -> FeedDesign {
     let model = model(design);
     FeedDesign {
         seed: design.seed,
+        monitor: monitor_design(design, base.monitor),
         ab: AbDesign {
             users_per_arm: design.number("ab_users", f64::from(base.ab.users_per_arm)) as u32,
             days: design.number("ab_days", f64::from(base.ab.days)) as u16,
@@ -287,6 +325,45 @@ fn model(design: &Design) -> FeedModel {
                 ..d
             })
         }
+    }
+}
+
+/// The monitoring step's choices.
+fn monitor_design(design: &Design, base: MonitorDesign) -> MonitorDesign {
+    let retrain = RetrainPolicy::from_id(
+        design.choice("retrain", "never"),
+        design.number("label_delay", 0.0) as u32,
+    )
+    .unwrap_or(base.retrain);
+    MonitorDesign {
+        retrain,
+        detector: Detector::from_id(design.choice("detector", "psi")).unwrap_or(base.detector),
+        window_days: design.number("retrain_window", f64::from(base.window_days)) as u16,
+    }
+}
+
+/// Day a drift scenario starts: inside the monitored days, two days after
+/// the first, so the timeline shows the days before and after.
+fn drift_day(params: &FeedParams) -> u16 {
+    params.days.saturating_sub(MONITOR_DAYS) + 2
+}
+
+/// The world events of a drift scenario (none for `none`).
+fn drift_scenario(params: &FeedParams, id: &str) -> Vec<FeedDrift> {
+    let day = drift_day(params);
+    match id {
+        "interest_shift" => vec![FeedDrift::InterestShift { day, strength: 0.8 }],
+        "new_cohort" => vec![FeedDrift::NewCohort {
+            day,
+            users: params.users / 2,
+        }],
+        "trending_topic" => vec![FeedDrift::TrendingTopic {
+            day,
+            topic: 0,
+            boost: 1.5,
+        }],
+        "engagement_drop" => vec![FeedDrift::EngagementShift { day, logit: -0.7 }],
+        _ => Vec::new(),
     }
 }
 

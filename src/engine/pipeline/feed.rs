@@ -2,6 +2,7 @@
 //! transforms, training, prediction on the test days, offline metrics.
 
 pub mod ab;
+pub mod monitor;
 
 use serde::Serialize;
 
@@ -20,6 +21,7 @@ use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate, sampl
 use crate::engine::split::{SplitKind, split};
 use crate::engine::world::feed::{FeedParams, FeedWorld};
 use ab::{AbDesign, AbReport, ServedSessions};
+use monitor::{DayView, Deployed, MONITOR_DAYS, MonitorDesign, MonitorReport};
 
 /// Every choice of a feed-ranking design.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +45,8 @@ pub struct FeedDesign {
     pub model: FeedModel,
     /// The A/B test of the trained ranker against the production policy.
     pub ab: AbDesign,
+    /// The monitoring step: drift detector and retraining policy.
+    pub monitor: MonitorDesign,
 }
 
 impl Default for FeedDesign {
@@ -65,6 +69,7 @@ impl Default for FeedDesign {
             imbalance: Imbalance::None,
             model: FeedModel::Logistic(LogisticConfig::default()),
             ab: AbDesign::default(),
+            monitor: MonitorDesign::default(),
         }
     }
 }
@@ -98,6 +103,7 @@ pub struct FeedReport {
     pub offline: Offline,
     pub online: Online,
     pub ab: AbReport,
+    pub monitoring: MonitorReport,
     pub model: ModelSummary,
     pub data: DataSummary,
     pub training: TrainingCurve,
@@ -160,6 +166,7 @@ pub struct DataSummary {
 pub struct FeedPipeline {
     world: Memo<(u64, FeedParams), FeedWorld>,
     table: Memo<(u64, FeedParams, FeedFeatureOptions), RawTable>,
+    monitoring: Memo<FeedDesign, MonitorReport>,
 }
 
 impl FeedPipeline {
@@ -186,49 +193,27 @@ impl FeedPipeline {
             })?;
 
         let parts = split(&table.day, design.split, &mut seed.stream("split"));
-        let hint = "lower the test or validation days, or add days to the world";
-        if parts.train.is_empty() {
-            return Err(PipelineError::EmptySplit {
-                part: "training",
-                hint,
-            });
-        }
-        if parts.test.is_empty() {
-            return Err(PipelineError::EmptySplit { part: "test", hint });
-        }
-        let chosen = sample(
-            &parts.train,
-            &table.label,
-            &design.sampling,
-            &mut seed.stream("sampling"),
-        );
-        let chosen = rebalance(
-            chosen,
-            &table.label,
-            design.imbalance,
-            &mut seed.stream("imbalance"),
-        );
-
-        let spec = feature_spec(design);
+        check_parts(&parts)?;
         let all_rows: Vec<usize> = (0..table.len()).collect();
         let fit_rows = if design.fit_on_all_rows {
             &all_rows
         } else {
             &parts.train
         };
-        let fitted = fit(&table, fit_rows, &spec);
-        let mut train_set = fitted.transform(&table, &chosen.rows);
-        train_set.weight.clone_from(&chosen.weight);
-        let valid_set = fitted.transform(&table, &parts.valid);
+        let model = fit_and_train(
+            design,
+            &world,
+            &table,
+            &TrainRows {
+                train: &parts.train,
+                valid: &parts.valid,
+                fit: fit_rows,
+            },
+            seed,
+            &Streams::MAIN,
+        );
+        let (fitted, trained) = (&model.fitted, &model.trained);
         let test_set = fitted.transform(&table, &parts.test);
-
-        let inputs = TrainInputs {
-            world: &world,
-            train_rows: &chosen.rows,
-            train_set: &train_set,
-            valid_set: &valid_set,
-        };
-        let (trained, training) = train(design, &inputs, seed);
         let calibrate = |mut scores: Vec<f64>| {
             if let (Sampling::NegativeDownsampling { rate }, true) =
                 (&design.sampling, design.recalibrate)
@@ -240,8 +225,26 @@ impl FeedPipeline {
             scores
         };
         let scores = calibrate(trained.scores(&test_set, &table, &parts.test));
-        let (online, served) = serve(&world, design, &trained, &fitted, seed);
+        let last = world.params.days;
+        let (online, served) = serve(
+            &world,
+            design,
+            trained,
+            fitted,
+            seed,
+            last.saturating_sub(ONLINE_DAYS)..last,
+        );
         let ab = ab::run(&world, &served, design.ab, seed);
+        // Monitoring does not depend on the A/B test's size: changing it
+        // reuses the timeline.
+        let monitor_key = FeedDesign {
+            ab: AbDesign::default(),
+            ..design.clone()
+        };
+        let monitoring = (*self.monitoring.get_or_try(monitor_key, || {
+            Ok::<_, PipelineError>(monitor_days(design, &world, &table, seed))
+        })?)
+        .clone();
 
         let labels: Vec<u8> = test_set.label.iter().map(|&y| u8::from(y > 0.5)).collect();
         let report = binary_report(&labels, &scores, 0.5, 10)?;
@@ -266,15 +269,31 @@ impl FeedPipeline {
             ),
             data: DataSummary {
                 impressions: table.len(),
-                train_rows: train_set.len(),
-                valid_rows: valid_set.len(),
+                train_rows: model.train_rows,
+                valid_rows: model.valid_rows,
                 test_rows: test_set.len(),
-                train_click_rate: train_set.positive_rate(),
+                train_click_rate: model.train_click_rate,
                 test_click_rate: test_set.positive_rate(),
             },
-            training,
+            monitoring,
+            training: model.training.clone(),
         })
     }
+}
+
+/// A split with no training or no test rows cannot be evaluated.
+fn check_parts(parts: &crate::engine::split::Split) -> Result<(), PipelineError> {
+    let hint = "lower the test or validation days, or add days to the world";
+    if parts.train.is_empty() {
+        return Err(PipelineError::EmptySplit {
+            part: "training",
+            hint,
+        });
+    }
+    if parts.test.is_empty() {
+        return Err(PipelineError::EmptySplit { part: "test", hint });
+    }
+    Ok(())
 }
 
 /// The feature transforms a design asks for.
@@ -294,12 +313,86 @@ fn feature_spec(design: &FeedDesign) -> FeatureSpec {
     }
 }
 
-/// What training needs: the data splits, and the world for auxiliary labels.
-struct TrainInputs<'a> {
-    world: &'a FeedWorld,
-    train_rows: &'a [usize],
-    train_set: &'a Dataset,
-    valid_set: &'a Dataset,
+/// The rows a model is fitted on: training, validation (early stopping),
+/// and the rows its feature transforms are fitted on.
+struct TrainRows<'a> {
+    train: &'a [usize],
+    valid: &'a [usize],
+    fit: &'a [usize],
+}
+
+/// Names of the random streams of one training.
+struct Streams {
+    sampling: &'static str,
+    imbalance: &'static str,
+    /// Substream index (the day of a retraining; 0 for the main model).
+    index: u64,
+}
+
+impl Streams {
+    const MAIN: Streams = Streams {
+        sampling: "sampling",
+        imbalance: "imbalance",
+        index: 0,
+    };
+}
+
+/// A model fitted on some rows, with what the report says of its data.
+struct FittedModel {
+    fitted: FittedFeatures,
+    trained: Trained,
+    training: TrainingCurve,
+    train_rows: usize,
+    valid_rows: usize,
+    train_click_rate: f64,
+    /// Its scores on its validation rows (the drift detectors' reference).
+    valid_scores: Vec<f64>,
+}
+
+/// Samples the training rows, fits the feature transforms and trains the
+/// design's model: the offline pipeline's model, and each retraining's.
+fn fit_and_train(
+    design: &FeedDesign,
+    world: &FeedWorld,
+    table: &RawTable,
+    rows: &TrainRows<'_>,
+    seed: Seed,
+    streams: &Streams,
+) -> FittedModel {
+    let stream = |name: &str| {
+        if streams.index == 0 {
+            seed.stream(name)
+        } else {
+            seed.substream(name, streams.index)
+        }
+    };
+    let chosen = sample(
+        rows.train,
+        &table.label,
+        &design.sampling,
+        &mut stream(streams.sampling),
+    );
+    let chosen = rebalance(
+        chosen,
+        &table.label,
+        design.imbalance,
+        &mut stream(streams.imbalance),
+    );
+    let fitted = fit(table, rows.fit, &feature_spec(design));
+    let mut train_set = fitted.transform(table, &chosen.rows);
+    train_set.weight.clone_from(&chosen.weight);
+    let valid_set = fitted.transform(table, rows.valid);
+    let (trained, training) = train(design, world, &chosen.rows, &train_set, &valid_set, seed);
+    let valid_scores = trained.scores(&valid_set, table, rows.valid);
+    FittedModel {
+        fitted,
+        trained,
+        training,
+        train_rows: train_set.len(),
+        valid_rows: valid_set.len(),
+        train_click_rate: train_set.positive_rate(),
+        valid_scores,
+    }
 }
 
 /// A trained ranker, ready to score any rows of the feed's feature space.
@@ -345,59 +438,67 @@ impl Trained {
     }
 }
 
-fn train(design: &FeedDesign, data: &TrainInputs<'_>, seed: Seed) -> (Trained, TrainingCurve) {
+fn train(
+    design: &FeedDesign,
+    world: &FeedWorld,
+    train_rows: &[usize],
+    train_set: &Dataset,
+    valid_set: &Dataset,
+    seed: Seed,
+) -> (Trained, TrainingCurve) {
     match &design.model {
         FeedModel::Popularity => {
-            let fallback = data.train_set.positive_rate();
+            let fallback = train_set.positive_rate();
             (Trained::Popularity { fallback }, TrainingCurve::default())
         }
         FeedModel::Logistic(config) => {
             let mut rng = seed.stream("train.logistic");
-            let (model, curve) = logistic::train(data.train_set, data.valid_set, config, &mut rng);
+            let (model, curve) = logistic::train(train_set, valid_set, config, &mut rng);
             (Trained::Logistic(model), curve)
         }
         FeedModel::Gbdt(config) => {
-            let (model, curve) = gbdt::train(data.train_set, data.valid_set, config);
+            let (model, curve) = gbdt::train(train_set, valid_set, config);
             (Trained::Gbdt(model), curve)
         }
         FeedModel::Mlp(config) => {
             // Table rows are impressions, so the other engagement labels line up.
-            let log = &data.world.impressions;
+            let log = &world.impressions;
             let aux: Vec<Vec<f32>> = [&log.like, &log.share, &log.hide]
                 .iter()
                 .map(|labels| {
-                    data.train_rows
+                    train_rows
                         .iter()
                         .map(|&i| f32::from(u8::from(labels[i])))
                         .collect()
                 })
                 .collect();
             let mut rng = seed.stream("train.mlp");
-            let (model, curve) = mlp::train(data.train_set, &aux, data.valid_set, config, &mut rng);
+            let (model, curve) = mlp::train(train_set, &aux, valid_set, config, &mut rng);
             (Trained::Mlp(model), curve)
         }
     }
 }
 
-/// Serves `trained` to the users of the last [`ONLINE_DAYS`] days' logged
-/// sessions (see [`Online`]).
+/// Serves `trained` to the users of the logged sessions of `days` (see
+/// [`Online`]).
 fn serve(
     world: &FeedWorld,
     design: &FeedDesign,
     trained: &Trained,
     fitted: &FittedFeatures,
     seed: Seed,
+    days: std::ops::Range<u16>,
 ) -> (Online, ServedSessions) {
     let log = &world.impressions;
-    let first_day = world.params.days.saturating_sub(ONLINE_DAYS);
-    let start = log.day.partition_point(|&d| d < first_day);
+    let start = log.day.partition_point(|&d| d < days.start);
+    let end = log.day.partition_point(|&d| d < days.end);
     // One request per logged session, with a candidate pool of its own stream
     // (the same for every design, so designs differ only in their ranking).
     let mut requests = ServingRows::default();
     let mut prior_order: Vec<Vec<u32>> = Vec::new();
     let mut pool = Vec::new();
     let mut i = start;
-    while i < log.len() {
+    while i < end {
         let (session, user, day) = (log.session[i], log.user[i], log.day[i]);
         let mut rng = seed.substream("feed.online", u64::from(session));
         world.candidates(day, &mut rng, &mut pool);
@@ -409,7 +510,7 @@ fn serve(
             requests.day.push(day);
             requests.request.push(request);
         }
-        while i < log.len() && log.session[i] == session {
+        while i < end && log.session[i] == session {
             i += 1;
         }
     }
@@ -469,6 +570,83 @@ fn serve(
         sessions: model.sessions,
     };
     (online, served)
+}
+
+/// The monitoring step (see [`monitor`]): a model trained on the days
+/// before the last [`MONITOR_DAYS`] serves them one by one, retrained as the
+/// design's policy says on the labels that have arrived.
+fn monitor_days(
+    design: &FeedDesign,
+    world: &FeedWorld,
+    table: &RawTable,
+    seed: Seed,
+) -> MonitorReport {
+    let last = world.params.days;
+    let first = last.saturating_sub(MONITOR_DAYS).max(2);
+    let rows_of = |from: u16, to: u16| -> Vec<usize> {
+        let a = table.day.partition_point(|&d| d < from);
+        let b = table.day.partition_point(|&d| d < to);
+        (a..b).collect()
+    };
+    // Train on every labelled day before `newest`, validate on `newest`.
+    let deploy = |newest: u16| {
+        if newest == 0 {
+            return None;
+        }
+        // A retraining keeps the most recent days only (the window); the
+        // first deployment trains on everything before the monitored days.
+        let from = if newest + 1 > first {
+            newest.saturating_sub(design.monitor.window_days)
+        } else {
+            0
+        };
+        let train = rows_of(from, newest);
+        let valid = rows_of(newest, newest + 1);
+        let all: Vec<usize> = rows_of(0, newest + 1);
+        let fit_rows = if design.fit_on_all_rows { &all } else { &train };
+        let model = fit_and_train(
+            design,
+            world,
+            table,
+            &TrainRows {
+                train: &train,
+                valid: &valid,
+                fit: fit_rows,
+            },
+            seed,
+            &Streams {
+                sampling: "monitor.sampling",
+                imbalance: "monitor.imbalance",
+                index: u64::from(newest) + 1,
+            },
+        );
+        let reference_scores = model.valid_scores.clone();
+        (!reference_scores.is_empty()).then_some((model, Deployed { reference_scores }))
+    };
+    let view = |model: &FittedModel, day: u16| {
+        let rows = rows_of(day, day + 1);
+        let set = model.fitted.transform(table, &rows);
+        let scores = model.trained.scores(&set, table, &rows);
+        let labels = rows
+            .iter()
+            .map(|&i| u8::from(table.label[i] > 0.5))
+            .collect();
+        let (online, _) = serve(
+            world,
+            design,
+            &model.trained,
+            &model.fitted,
+            seed,
+            day..day + 1,
+        );
+        DayView {
+            scores,
+            labels,
+            ctr: online.ctr,
+            ctr_logging_policy: online.ctr_logging_policy,
+        }
+    };
+    monitor::run(first..last, design.monitor, deploy, view)
 }
 
 /// Expected outcomes of served sessions, summed.
@@ -639,6 +817,53 @@ mod tests {
             sigma2 > ab.control_mean * 0.5,
             "clicks per user are overdispersed: {ab:?}"
         );
+    }
+
+    #[test]
+    fn monitoring_retrains_as_the_policy_says_and_sees_the_shift() {
+        use crate::engine::drift::{Detector, RetrainPolicy};
+        use crate::engine::world::feed::FeedDrift;
+        let shifted = FeedParams {
+            drift: vec![FeedDrift::InterestShift {
+                day: 5,
+                strength: 0.9,
+            }],
+            ..small().world
+        };
+        let design = |retrain: &str, detector| FeedDesign {
+            world: shifted.clone(),
+            monitor: MonitorDesign {
+                retrain: RetrainPolicy::from_id(retrain, 0).unwrap(),
+                detector,
+                window_days: 4,
+            },
+            ..small()
+        };
+        let mut pipeline = FeedPipeline::default();
+        let never = pipeline
+            .run(&design("never", Detector::Psi))
+            .unwrap()
+            .monitoring;
+        assert_eq!(never.days, MONITOR_DAYS);
+        assert_eq!(never.retrains, 0);
+        let days: Vec<u16> = never.timeline.iter().map(|d| d.day).collect();
+        assert_eq!(days, [3, 4, 5, 6, 7]);
+        // Clicks fall from the shift's day on.
+        let before = never.timeline[1].ctr;
+        let after = never.timeline[2].ctr;
+        assert!(after < before * 0.95, "{:?}", never.timeline);
+        let daily = pipeline
+            .run(&design("daily", Detector::Psi))
+            .unwrap()
+            .monitoring;
+        assert_eq!(daily.retrains, u32::from(MONITOR_DAYS) - 1);
+        assert!(daily.timeline.iter().skip(1).all(|d| d.retrained));
+        // The KS test alerts on large samples, and on-alert retrains follow.
+        let ks = pipeline
+            .run(&design("on_alert", Detector::Ks))
+            .unwrap()
+            .monitoring;
+        assert!(ks.alerts >= 1 && ks.retrains >= 1, "{ks:?}");
     }
 
     #[test]

@@ -24,6 +24,8 @@ const DRIFT_BINS: usize = 10;
 pub struct MonitorDesign {
     pub retrain: RetrainPolicy,
     pub detector: Detector,
+    /// Days of labels a retraining trains on (the most recent ones).
+    pub window_days: u16,
 }
 
 impl Default for MonitorDesign {
@@ -34,6 +36,7 @@ impl Default for MonitorDesign {
                 label_delay_days: 0,
             },
             detector: Detector::Psi,
+            window_days: 4,
         }
     }
 }
