@@ -159,7 +159,39 @@ impl WorldSpec {
         self.metrics().find(|m| m.key == key)
     }
 
-    /// The keys of the metrics the app shows as cards, in order.
+    /// The cards the app shows on `step`: the step's own metrics first
+    /// (latency on the serving step, the A/B test's on the online step,
+    /// monitoring's on the last), then the world's headline metrics.
+    pub fn cards_for(&self, step: DesignStep) -> Vec<&'static str> {
+        let own: &[&'static str] = match step {
+            DesignStep::PredictionService => &[
+                "serving.p50_ms",
+                "serving.p99_ms",
+                "serving.slo_violation_rate",
+                "serving.cost_per_million",
+            ],
+            DesignStep::OnlineTesting => &[
+                "ab.lift",
+                "ab.p_value",
+                "ab.power",
+                "ab.required_users_per_arm",
+            ],
+            DesignStep::ScalingAndMonitoring => &[
+                "monitoring.mean_ctr",
+                "monitoring.ctr_drop",
+                "monitoring.alerts",
+                "monitoring.retrains",
+            ],
+            _ => &[],
+        };
+        own.iter()
+            .copied()
+            .filter(|k| self.metric(k).is_some())
+            .chain(self.cards().iter().copied())
+            .collect()
+    }
+
+    /// The keys of the world's headline metrics, in order.
     pub fn cards(&self) -> &'static [&'static str] {
         match self {
             WorldSpec::Feed(_) => feed::CARDS,

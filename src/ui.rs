@@ -154,7 +154,7 @@ fn Simulator(studies: Vec<Study>) -> impl IntoView {
         <div class="workspace">
             <StepNav step=step />
             <StepPanel study=study step=step design=design runner=runner />
-            <Results study=study run=run baseline=baseline />
+            <Results study=study step=step run=run baseline=baseline />
         </div>
     }
 }
@@ -352,6 +352,7 @@ fn claim_statement(study: &Study, claim: &crate::study::Claim) -> String {
 #[component]
 fn Results(
     study: Memo<Study>,
+    step: RwSignal<DesignStep>,
     run: RwSignal<RunState>,
     baseline: RwSignal<Option<Report>>,
 ) -> impl IntoView {
@@ -372,9 +373,9 @@ fn Results(
         let base_metrics = base.as_ref().map(Report::metrics);
         let cards = chosen
             .world
-            .cards()
-            .iter()
-            .filter_map(|&key| {
+            .cards_for(step.get())
+            .into_iter()
+            .filter_map(|key| {
                 let info = chosen.world.metric(key)?;
                 let value = *metrics.get(key)?;
                 let before = base_metrics.as_ref().and_then(|m| m.get(key).copied());

@@ -115,6 +115,33 @@ async fn a_knob_reruns_the_engine_and_lives_in_the_url() {
     browser.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_opens_the_other_study_and_runs_it() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    browser
+        .client
+        .goto(&format!("{base}?study=harmful-content&step=data"))
+        .await
+        .expect("page loads");
+    let studies = casebook::bundled_studies().expect("bundled studies");
+    let content = studies
+        .iter()
+        .find(|s| s.meta.id == "harmful-content")
+        .expect("the content study is bundled");
+    assert_eq!(browser.wait_text("h1").await, content.meta.title);
+    let heading = browser.wait_text("#step-heading").await;
+    assert_eq!(heading, "Step 4: Data collection and labels");
+    let pr_auc: f64 = browser
+        .card_after_run("offline.pr_auc")
+        .await
+        .parse()
+        .expect("a number");
+    assert!(pr_auc > 0.1 && pr_auc < 1.0, "PR-AUC {pr_auc}");
+    browser.screenshot("content-data-step").await;
+    browser.close().await;
+}
+
 struct Browser {
     client: Client,
     driver: Child,
