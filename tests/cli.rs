@@ -311,3 +311,76 @@ fn check_prints_each_claim_and_fails_when_one_does_not_hold() {
         "{stdout}"
     );
 }
+
+fn drift_fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/cli-drift/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn drift_flags_the_shifted_feature_only() {
+    let reference = drift_fixture("reference.csv");
+    let (code, stdout, stderr) = casebook(&[
+        "drift",
+        "--reference",
+        &reference,
+        "--current",
+        &drift_fixture("current_shifted.csv"),
+        "--detector",
+        "ks",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["features"]["age"]["drift"], true, "{report:#}");
+    assert_eq!(report["features"]["score"]["drift"], false, "{report:#}");
+    assert!(report["features"]["age"]["p_value"].as_f64().unwrap_or(1.0) < 1e-6);
+
+    let (code, text, stderr) = casebook(&[
+        "drift",
+        "--reference",
+        &reference,
+        "--current",
+        &drift_fixture("current_same.csv"),
+        "--detector",
+        "psi",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let age = text
+        .lines()
+        .find(|l| l.starts_with("age"))
+        .expect("an age line");
+    assert!(age.ends_with("no"), "{text}");
+}
+
+#[test]
+fn drift_refuses_malformed_files_with_the_line() {
+    let (code, _, stderr) = casebook(&[
+        "drift",
+        "--reference",
+        &drift_fixture("reference.csv"),
+        "--current",
+        &drift_fixture("malformed.csv"),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("malformed.csv: line 3: `score` value `oops`"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = casebook(&[
+        "drift",
+        "--reference",
+        &drift_fixture("reference.csv"),
+        "--current",
+        &drift_fixture("reference.csv"),
+        "--detector",
+        "chi2",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("psi, ks, js, wasserstein, auto"),
+        "{stderr}"
+    );
+}

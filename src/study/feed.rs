@@ -139,6 +139,13 @@ pub(crate) const METRICS: &[Metric] = &[
         Better::Higher,
     ),
     Metric::new("ab.lift", "A/B lift", Better::Higher),
+    Metric::new(
+        "ab.difference",
+        "Clicks per user, difference",
+        Better::Higher,
+    ),
+    Metric::new("ab.ci_low", "Difference, 95% CI low", Better::Higher),
+    Metric::new("ab.ci_high", "Difference, 95% CI high", Better::Higher),
     Metric::new("ab.lift_ci_low", "Lift, 95% CI low", Better::Higher),
     Metric::new("ab.lift_ci_high", "Lift, 95% CI high", Better::Higher),
     Metric::new("ab.p_value", "p-value", Better::Lower),
@@ -149,7 +156,7 @@ pub(crate) const METRICS: &[Metric] = &[
         Better::Lower,
     ),
     Metric::new("ab.power", "Power", Better::Higher),
-    Metric::new("monitoring.days", "Days monitored", Better::Neither),
+    Metric::new("monitoring.day_count", "Days monitored", Better::Neither),
     Metric::new(
         "monitoring.mean_ctr",
         "Online CTR over the days",

@@ -1,6 +1,8 @@
 //! The native command-line interface: runs Casebook's studies headlessly.
 
 #[cfg(not(target_arch = "wasm32"))]
+mod drift;
+#[cfg(not(target_arch = "wasm32"))]
 mod scores;
 #[cfg(not(target_arch = "wasm32"))]
 mod studies;
@@ -21,7 +23,7 @@ mod cli {
 
     use clap::{Parser, Subcommand};
 
-    use crate::{scores, studies};
+    use crate::{drift, scores, studies};
 
     #[derive(Parser)]
     #[command(
@@ -65,6 +67,23 @@ mod cli {
             #[arg(long)]
             claim: Option<String>,
             /// Print the results as JSON lines.
+            #[arg(long)]
+            json: bool,
+        },
+        /// Compare two samples feature by feature for drift: CSVs with a
+        /// header row and one numeric column per feature.
+        Drift {
+            /// The reference sample (for example, the training data).
+            #[arg(long)]
+            reference: PathBuf,
+            /// The current sample (for example, today's traffic).
+            #[arg(long)]
+            current: PathBuf,
+            /// psi, ks, js, wasserstein or auto (a test on small samples,
+            /// PSI on large ones).
+            #[arg(long, default_value = "auto")]
+            detector: String,
+            /// Print JSON instead of aligned text.
             #[arg(long)]
             json: bool,
         },
@@ -126,6 +145,34 @@ mod cli {
                 }
                 Err(message) => fail(&message),
             },
+            Command::Drift {
+                reference,
+                current,
+                detector,
+                json,
+            } => {
+                let Some(detector) = casebook::engine::drift::Detector::from_id(&detector)
+                    .filter(|d| d.id() != "chi2")
+                else {
+                    return fail(&format!(
+                        "--detector `{detector}` is not one of psi, ks, js, wasserstein, auto"
+                    ));
+                };
+                let read = |path: &PathBuf| {
+                    let name = path.display().to_string();
+                    std::fs::read_to_string(path)
+                        .map_err(|e| format!("{name}: {e}"))
+                        .and_then(|text| drift::parse(&name, &text))
+                };
+                let report = read(&reference)
+                    .and_then(|r| read(&current).map(|c| (r, c)))
+                    .and_then(|(r, c)| drift::compare(&r, &c, detector));
+                match report {
+                    Ok(report) if json => emit(&format!("{report:#}\n")),
+                    Ok(report) => emit(&drift::to_text(&report)),
+                    Err(message) => fail(&message),
+                }
+            }
             Command::Metrics {
                 input,
                 k,

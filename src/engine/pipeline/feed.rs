@@ -844,20 +844,20 @@ mod tests {
             .run(&design("never", Detector::Psi))
             .unwrap()
             .monitoring;
-        assert_eq!(never.days, MONITOR_DAYS);
+        assert_eq!(never.day_count, MONITOR_DAYS);
         assert_eq!(never.retrains, 0);
-        let days: Vec<u16> = never.timeline.iter().map(|d| d.day).collect();
+        let days: Vec<u16> = never.days.iter().map(|d| d.day).collect();
         assert_eq!(days, [3, 4, 5, 6, 7]);
         // Clicks fall from the shift's day on.
-        let before = never.timeline[1].ctr;
-        let after = never.timeline[2].ctr;
-        assert!(after < before * 0.95, "{:?}", never.timeline);
+        let before = never.days[1].ctr;
+        let after = never.days[2].ctr;
+        assert!(after < before * 0.95, "{:?}", never.days);
         let daily = pipeline
             .run(&design("daily", Detector::Psi))
             .unwrap()
             .monitoring;
         assert_eq!(daily.retrains, u32::from(MONITOR_DAYS) - 1);
-        assert!(daily.timeline.iter().skip(1).all(|d| d.retrained));
+        assert!(daily.days.iter().skip(1).all(|d| d.retrained));
         // The KS test alerts on large samples, and on-alert retrains follow.
         let ks = pipeline
             .run(&design("on_alert", Detector::Ks))

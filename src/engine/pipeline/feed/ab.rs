@@ -49,6 +49,10 @@ pub struct AbReport {
     /// Clicks per user over the test, the trained ranker.
     pub treatment_mean: f64,
     pub lift: f64,
+    /// Treatment minus control, clicks per user, with its 95% interval.
+    pub difference: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
     /// 95% confidence interval of the lift.
     pub lift_ci_low: f64,
     pub lift_ci_high: f64,
@@ -83,6 +87,9 @@ pub fn run(world: &FeedWorld, served: &ServedSessions, design: AbDesign, seed: S
         control_mean: 0.0,
         treatment_mean: 0.0,
         lift: 0.0,
+        difference: 0.0,
+        ci_low: 0.0,
+        ci_high: 0.0,
         lift_ci_low: 0.0,
         lift_ci_high: 0.0,
         p_value: 1.0,
@@ -136,6 +143,9 @@ pub fn run(world: &FeedWorld, served: &ServedSessions, design: AbDesign, seed: S
     empty.control_mean = base;
     empty.treatment_mean = result.treatment.mean;
     empty.lift = relative(result.difference);
+    empty.difference = result.difference;
+    empty.ci_low = result.ci_low;
+    empty.ci_high = result.ci_high;
     empty.lift_ci_low = relative(result.ci_low);
     empty.lift_ci_high = relative(result.ci_high);
     empty.p_value = result.p_value;

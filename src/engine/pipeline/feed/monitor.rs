@@ -63,7 +63,8 @@ pub struct MonitorDay {
 /// What monitoring found over the window.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MonitorReport {
-    pub days: u16,
+    /// Days monitored.
+    pub day_count: u16,
     /// Mean of the daily online CTRs.
     pub mean_ctr: f64,
     /// The first monitored day's CTR minus the last's.
@@ -71,7 +72,8 @@ pub struct MonitorReport {
     pub mean_auc: f64,
     pub alerts: u32,
     pub retrains: u32,
-    pub timeline: Vec<MonitorDay>,
+    /// The per-day series.
+    pub days: Vec<MonitorDay>,
 }
 
 /// What the monitor needs from a deployed model on a day.
@@ -149,7 +151,7 @@ fn summarize(timeline: Vec<MonitorDay>, retrains: u32) -> MonitorReport {
     let n = timeline.len().max(1) as f64;
     let mean = |f: fn(&MonitorDay) -> f64| timeline.iter().map(f).sum::<f64>() / n;
     MonitorReport {
-        days: timeline.len() as u16,
+        day_count: timeline.len() as u16,
         mean_ctr: mean(|d| d.ctr),
         ctr_drop: match (timeline.first(), timeline.last()) {
             (Some(a), Some(b)) => a.ctr - b.ctr,
@@ -158,6 +160,6 @@ fn summarize(timeline: Vec<MonitorDay>, retrains: u32) -> MonitorReport {
         mean_auc: mean(|d| d.auc),
         alerts: timeline.iter().filter(|d| d.alert).count() as u32,
         retrains,
-        timeline,
+        days: timeline,
     }
 }
