@@ -237,7 +237,8 @@ fn StepPanel(
             .into_iter()
             .map(|claim| {
                 let result: RwSignal<Option<Result<ClaimResult, String>>> = RwSignal::new(None);
-                let id = claim.id.clone();
+                let statement = study.with_untracked(|st| claim_statement(st, &claim));
+                let why = claim.why.clone();
                 let check = move |_| {
                     let chosen = study.get_untracked();
                     let seed = design.with_untracked(|d| d.seed);
@@ -266,11 +267,10 @@ fn StepPanel(
                     ),
                     Some(Err(e)) => format!("Could not run: {e}"),
                 };
-                let statement = claim_statement(&study.get_untracked(), &claim_ref(&id, &study));
                 view! {
                     <li class="claim" data-testid="claim">
                         <p class="claim-statement">{statement}</p>
-                        <p class="claim-why">{claim_why(&id, &study)}</p>
+                        <p class="claim-why">{why}</p>
                         <p class="claim-result" role="status">{shown}</p>
                         <button type="button" on:click=check>"Check this claim"</button>
                     </li>
@@ -295,20 +295,6 @@ fn StepPanel(
         }
         .into_any()
     }
-}
-
-fn claim_ref(id: &str, study: &Memo<Study>) -> crate::study::Claim {
-    study.with_untracked(|s| {
-        s.claims
-            .iter()
-            .find(|c| c.id == id)
-            .cloned()
-            .unwrap_or_else(|| s.claims[0].clone())
-    })
-}
-
-fn claim_why(id: &str, study: &Memo<Study>) -> String {
-    claim_ref(id, study).why
 }
 
 /// "With model = popularity instead of logistic, ROC-AUC goes down by at
