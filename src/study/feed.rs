@@ -111,6 +111,9 @@ pub(crate) const METRICS: &[Metric] = &[
     Metric::new("offline.calibration", "Calibration", Better::NearOne),
     Metric::new("offline.ece", "ECE", Better::Lower),
     Metric::new("offline.ndcg_at_10", "NDCG@10", Better::Higher),
+    Metric::new("offline.auc_like", "ROC-AUC, likes", Better::Higher),
+    Metric::new("offline.auc_share", "ROC-AUC, shares", Better::Higher),
+    Metric::new("offline.auc_hide", "ROC-AUC, hides", Better::Higher),
     Metric::new("online.ctr", "Online CTR", Better::Higher),
     Metric::new(
         "online.ctr_logging_policy",

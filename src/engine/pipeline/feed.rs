@@ -120,6 +120,13 @@ pub struct Offline {
     pub calibration: f64,
     pub ece: f64,
     pub ndcg_at_10: f64,
+    /// ROC-AUC of each other engagement on the test rows: the multi-task
+    /// MLP ranks each by its own head; other models by their click score
+    /// (hides by its opposite: a post unlikely to be clicked is likelier
+    /// hidden).
+    pub auc_like: f64,
+    pub auc_share: f64,
+    pub auc_hide: f64,
 }
 
 /// What happens when the trained model ranks the feed of simulated users on
@@ -246,6 +253,8 @@ impl FeedPipeline {
         })?)
         .clone();
 
+        let [auc_like, auc_share, auc_hide] =
+            task_aucs(&world, &parts.test, trained, &test_set, &scores);
         let labels: Vec<u8> = test_set.label.iter().map(|&y| u8::from(y > 0.5)).collect();
         let report = binary_report(&labels, &scores, 0.5, 10)?;
         let ranked = RankedQueries::new(&labels, &scores, &test_set.group)?;
@@ -259,6 +268,9 @@ impl FeedPipeline {
                 calibration: report.calibration_ratio,
                 ece: report.expected_calibration_error,
                 ndcg_at_10: ndcg.mean,
+                auc_like,
+                auc_share,
+                auc_hide,
             },
             online,
             ab,
@@ -279,6 +291,31 @@ impl FeedPipeline {
             training: model.training.clone(),
         })
     }
+}
+
+/// ROC-AUC of like, share and hide on the test rows (see [`Offline`]); NaN
+/// where a task has one class only.
+fn task_aucs(
+    world: &FeedWorld,
+    rows: &[usize],
+    trained: &Trained,
+    set: &Dataset,
+    click_scores: &[f64],
+) -> [f64; 3] {
+    let log = &world.impressions;
+    let tasks = [&log.like, &log.share, &log.hide];
+    let mut out = [f64::NAN; 3];
+    for (k, labels) in tasks.iter().enumerate() {
+        let y: Vec<u8> = rows.iter().map(|&i| u8::from(labels[i])).collect();
+        let scores: Vec<f64> = match trained {
+            // Head 0 is the click; the others follow in like, share, hide order.
+            Trained::Mlp(model) => model.predict_task(set, k + 1),
+            _ if k == 2 => click_scores.iter().map(|p| -p).collect(),
+            _ => click_scores.to_vec(),
+        };
+        out[k] = crate::engine::metrics::roc_auc(&y, &scores).unwrap_or(f64::NAN);
+    }
+    out
 }
 
 /// A split with no training or no test rows cannot be evaluated.
