@@ -14,7 +14,7 @@ use crate::engine::sampling::{Imbalance, Sampling};
 use crate::engine::split::SplitKind;
 use crate::engine::world::content::{ContentDrift, ContentParams, LabelSource};
 
-use super::knobs::{Accepts, Design, KnobDef};
+use super::knobs::{Design, KnobDef, choice, number, toggle};
 use super::{Better, Metric};
 
 /// Oversampling repeats each positive this many times.
@@ -26,31 +26,10 @@ const UNDERSAMPLE_RATE: f64 = 0.25;
 /// probability, in every category.
 const DRIFT_SWAP_SHARE: f64 = 0.6;
 
-const fn choice(id: &'static str, values: &'static [&'static str]) -> KnobDef {
-    KnobDef {
-        id,
-        accepts: Accepts::Choice(values),
-    }
-}
-
-const fn number(id: &'static str, min: f64, max: f64, integer: bool) -> KnobDef {
-    KnobDef {
-        id,
-        accepts: Accepts::Number { min, max, integer },
-    }
-}
-
-const fn toggle(id: &'static str) -> KnobDef {
-    KnobDef {
-        id,
-        accepts: Accepts::Toggle,
-    }
-}
-
 /// Every knob the content world understands, with its outer bounds.
 pub(crate) const KNOBS: &[KnobDef] = &[
     number("prevalence", 0.0005, 0.2, false),
-    toggle("drift"),
+    choice("drift", &["none", "vocabulary_swap"]),
     number("threshold_low", 0.0, 1.0, false),
     number("threshold_high", 0.0, 1.0, false),
     number("review_capacity", 0.0, 100_000.0, true),
@@ -250,7 +229,7 @@ pub(crate) fn content_design(params: &ContentParams, design: &Design) -> Content
         SplitKind::ByTime { test_days, .. } => test_days,
         SplitKind::Random { .. } => 3,
     };
-    if design.toggle("drift", false) {
+    if design.choice("drift", "none") == "vocabulary_swap" {
         world.drift.push(ContentDrift::VocabularySwap {
             day: world.days.saturating_sub(test_days),
             category: None,
@@ -414,7 +393,7 @@ mod tests {
             ("labels", "user_reports"),
             ("label_budget", "500"),
             ("prevalence", "0.006"),
-            ("drift", "true"),
+            ("drift", "vocabulary_swap"),
             ("threshold_high", "0.3"),
             ("threshold_low", "0.5"),
             ("review_capacity", "40"),

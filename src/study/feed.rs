@@ -15,34 +15,13 @@ use crate::engine::sampling::{Imbalance, Sampling};
 use crate::engine::split::SplitKind;
 use crate::engine::world::feed::{FeedDrift, FeedParams};
 
-use super::knobs::{Accepts, Design, KnobDef};
+use super::knobs::{Design, KnobDef, choice, number, toggle};
 use super::{Better, Metric};
 
 /// Oversampling repeats each positive this many times.
 const OVERSAMPLE_FACTOR: u32 = 4;
 /// Undersampling keeps this fraction of the negatives.
 const UNDERSAMPLE_RATE: f64 = 0.25;
-
-const fn choice(id: &'static str, values: &'static [&'static str]) -> KnobDef {
-    KnobDef {
-        id,
-        accepts: Accepts::Choice(values),
-    }
-}
-
-const fn number(id: &'static str, min: f64, max: f64, integer: bool) -> KnobDef {
-    KnobDef {
-        id,
-        accepts: Accepts::Number { min, max, integer },
-    }
-}
-
-const fn toggle(id: &'static str) -> KnobDef {
-    KnobDef {
-        id,
-        accepts: Accepts::Toggle,
-    }
-}
 
 /// Every knob the feed world understands, with its outer bounds.
 pub(crate) const KNOBS: &[KnobDef] = &[

@@ -140,6 +140,30 @@ pub(crate) struct KnobDef {
     pub accepts: Accepts,
 }
 
+/// A choice knob's definition.
+pub(crate) const fn choice(id: &'static str, values: &'static [&'static str]) -> KnobDef {
+    KnobDef {
+        id,
+        accepts: Accepts::Choice(values),
+    }
+}
+
+/// A numeric knob's definition.
+pub(crate) const fn number(id: &'static str, min: f64, max: f64, integer: bool) -> KnobDef {
+    KnobDef {
+        id,
+        accepts: Accepts::Number { min, max, integer },
+    }
+}
+
+/// A toggle knob's definition.
+pub(crate) const fn toggle(id: &'static str) -> KnobDef {
+    KnobDef {
+        id,
+        accepts: Accepts::Toggle,
+    }
+}
+
 /// One full set of choices: the seed and a value for every knob the study
 /// offers. Built from the study's defaults, then changed knob by knob, each
 /// change checked against the knob.

@@ -12,63 +12,19 @@ use crate::engine::serving::{
     ServingConfig, ServingError, ServingMode, Traffic,
 };
 
-use super::knobs::{Accepts, Design, KnobDef};
+use super::knobs::{Design, KnobDef, choice, number, toggle};
 use super::{Better, Metric};
 
 /// The serving knobs every world understands, with their outer bounds.
 pub(crate) const KNOBS: &[KnobDef] = &[
-    KnobDef {
-        id: "serving",
-        accepts: Accepts::Choice(&["online", "batch"]),
-    },
-    KnobDef {
-        id: "batch_size",
-        accepts: Accepts::Number {
-            min: 1.0,
-            max: 512.0,
-            integer: true,
-        },
-    },
-    KnobDef {
-        id: "max_wait_ms",
-        accepts: Accepts::Number {
-            min: 0.0,
-            max: 200.0,
-            integer: false,
-        },
-    },
-    KnobDef {
-        id: "replicas",
-        accepts: Accepts::Number {
-            min: 1.0,
-            max: 64.0,
-            integer: true,
-        },
-    },
-    KnobDef {
-        id: "autoscale",
-        accepts: Accepts::Toggle,
-    },
-    KnobDef {
-        id: "hardware",
-        accepts: Accepts::Choice(&["cpu", "gpu", "phone"]),
-    },
-    KnobDef {
-        id: "qps",
-        accepts: Accepts::Number {
-            min: 0.5,
-            max: 100.0,
-            integer: false,
-        },
-    },
-    KnobDef {
-        id: "slo_ms",
-        accepts: Accepts::Number {
-            min: 5.0,
-            max: 2000.0,
-            integer: false,
-        },
-    },
+    choice("serving", &["online", "batch"]),
+    number("batch_size", 1.0, 512.0, true),
+    number("max_wait_ms", 0.0, 200.0, false),
+    number("replicas", 1.0, 64.0, true),
+    toggle("autoscale"),
+    choice("hardware", &["cpu", "gpu", "phone"]),
+    number("qps", 0.5, 100.0, false),
+    number("slo_ms", 5.0, 2000.0, false),
 ];
 
 /// The serving report keys, with labels and which way is better.
