@@ -52,6 +52,14 @@ impl RawTable {
     pub fn is_empty(&self) -> bool {
         self.label.is_empty()
     }
+
+    /// The values of the numeric column called `name`, if there is one.
+    pub fn numeric_column(&self, name: &str) -> Option<&[f32]> {
+        self.numeric
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.values.as_slice())
+    }
 }
 
 /// How numeric columns are scaled.

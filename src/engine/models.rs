@@ -30,6 +30,24 @@ pub(crate) enum Progress {
 }
 
 impl TrainingCurve {
+    /// Records an epoch: its weighted training loss (`loss_sum` over
+    /// `weight_sum`, 0 without weight), then its validation loss through
+    /// [`Self::record_valid`].
+    pub(crate) fn record_epoch(
+        &mut self,
+        loss_sum: f64,
+        weight_sum: f64,
+        valid_loss: Option<f64>,
+        patience: usize,
+    ) -> Progress {
+        self.train_loss.push(if weight_sum > 0.0 {
+            loss_sum / weight_sum
+        } else {
+            0.0
+        });
+        self.record_valid(valid_loss, patience)
+    }
+
     /// Records an epoch's validation loss (`None` without validation rows:
     /// then every epoch counts as an improvement) and applies early stopping.
     pub(crate) fn record_valid(&mut self, loss: Option<f64>, patience: usize) -> Progress {

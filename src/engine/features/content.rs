@@ -253,12 +253,7 @@ mod tests {
     }
 
     fn column<'a>(table: &'a RawTable, name: &str) -> &'a [f32] {
-        &table
-            .numeric
-            .iter()
-            .find(|c| c.name == name)
-            .unwrap()
-            .values
+        table.numeric_column(name).unwrap()
     }
 
     #[test]

@@ -194,14 +194,9 @@ pub fn train(
                 state.step(&mut model, config, weight_sum as f32);
             }
         }
-        curve.train_loss.push(if epoch_weight > 0.0 {
-            epoch_loss / epoch_weight
-        } else {
-            0.0
-        });
         let valid_loss =
             (!valid.is_empty()).then(|| log_loss(&valid.label, &model.predict(valid), None));
-        match curve.record_valid(valid_loss, config.patience) {
+        match curve.record_epoch(epoch_loss, epoch_weight, valid_loss, config.patience) {
             Progress::Improved => best = model.clone(),
             Progress::Worse => {}
             Progress::Stop => break,

@@ -589,14 +589,9 @@ pub fn train(
             }
             grads.clear();
         }
-        curve.train_loss.push(if weight_sum > 0.0 {
-            loss_sum / weight_sum
-        } else {
-            0.0
-        });
         let valid_loss =
             (!valid.is_empty()).then(|| log_loss(&valid.label, &model.predict(valid), None));
-        match curve.record_valid(valid_loss, config.patience) {
+        match curve.record_epoch(loss_sum, weight_sum, valid_loss, config.patience) {
             Progress::Improved => best = model.clone(),
             Progress::Worse => {}
             Progress::Stop => break,

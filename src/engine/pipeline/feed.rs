@@ -736,11 +736,11 @@ impl Outcome {
 
 /// The creator's past click rate, or `fallback` for creators with no history.
 fn popularity_scores(table: &RawTable, rows: &[usize], fallback: f64) -> Vec<f64> {
-    let column = table.numeric.iter().find(|c| c.name == "creator_past_ctr");
+    let column = table.numeric_column("creator_past_ctr");
     rows.iter()
         .map(|&i| {
             column
-                .map(|c| c.values[i])
+                .map(|c| c[i])
                 .filter(|v| !v.is_nan())
                 .map_or(fallback, f64::from)
         })
