@@ -29,8 +29,8 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   WASM_BINDGEN_TEST_WEBDRIVER_JSON="$CASEBOOK_ROOT/tests/webdriver.json" \
   cargo test --locked --target wasm32-unknown-unknown --test web
 
-step "native tests, including page tests on dist/ in headless Chromium"
-cargo test --locked --features page-tests
+step "native tests, including GPU conformance on software Vulkan and page tests on dist/ in headless Chromium"
+CASEBOOK_REQUIRE_GPU=1 cargo test --locked --features page-tests
 
 step "every bundled study's claims at four seeds (release build)"
 cargo test --locked --release --features claims --test claims

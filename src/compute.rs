@@ -1,11 +1,174 @@
 //! Where Casebook's numbers are computed: the CPU reference path everywhere,
-//! or a GPU through WebGPU where the browser offers an adapter.
+//! or a GPU through wgpu (WebGPU in the browser; Vulkan, Metal or DX12
+//! natively, including Mesa's software Vulkan where there is no GPU).
+//!
+//! The kernels are one interface, [`Kernels`], with two implementations:
+//! [`Cpu`] (`cpu.rs`, the reference and the test oracle) and [`Gpu`]
+//! (`gpu.rs`, one WGSL file per kernel beside it). [`Compute`] picks one and
+//! falls back to the CPU, for good, if the GPU fails in the middle of a call
+//! (a lost device, say): the call still completes, on the CPU.
+//!
+//! The interface is async because reading a GPU buffer back is, in the
+//! browser; the CPU's futures are ready at once.
 
+mod cpu;
+mod gpu;
+mod network;
+mod quant;
 #[cfg(target_arch = "wasm32")]
 mod web;
 
+pub use cpu::{Cpu, forward as cpu_forward, int8_accumulators};
+pub use gpu::{Gpu, GpuOptions, KERNELS as WGSL_KERNELS, MAX_K};
+pub use network::{
+    Activation, ClassHistogram, DenseLayer, Int8Layer, Network, NetworkError, Rows, TopK,
+};
+pub use quant::{
+    Int8Group, Precision, input_multiplier, quantize_input, round_f16, round_group, table_bytes,
+};
 #[cfg(target_arch = "wasm32")]
 pub use web::probe_webgpu;
+
+/// Why a kernel call did not complete on the GPU.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ComputeError {
+    /// No adapter, or the device could not be created.
+    #[error("no GPU: {0}")]
+    Unavailable(String),
+    /// The device reported an error (validation, out of memory, lost).
+    #[error("the GPU failed: {0}")]
+    Device(String),
+    /// The inputs do not fit the kernel (shapes, sizes).
+    #[error("{0}")]
+    Shape(String),
+    /// The GPU kernel does not take this input (a layer wider than it keeps
+    /// in registers, say); the CPU does, so this call runs there.
+    #[error("not on this GPU kernel: {0}")]
+    Unsupported(String),
+}
+
+/// The kernels, each with a CPU reference and a GPU implementation that give
+/// the same answers (integer results bit for bit; float results within the
+/// tolerance each conformance test states).
+#[allow(
+    async_fn_in_trait,
+    reason = "the futures are awaited where they are made; WebGPU's are not Send"
+)]
+pub trait Kernels {
+    /// `network`'s outputs for every row of `rows` (row-major, `rows.len()`
+    /// rows times the last layer's outputs).
+    async fn forward(&self, network: &Network, rows: Rows<'_>) -> Result<Vec<f32>, ComputeError>;
+
+    /// For every query row, the `k` items with the highest dot product,
+    /// best first (ties: lower index first).
+    async fn top_k(
+        &self,
+        queries: Rows<'_>,
+        items: Rows<'_>,
+        k: usize,
+    ) -> Result<TopK, ComputeError>;
+
+    /// Counts of `scores` in `bins` equal bins over [0, 1], per class (label 0
+    /// or 1); scores outside [0, 1] count in the first or last bin.
+    async fn histogram(
+        &self,
+        scores: &[f32],
+        labels: &[bool],
+        bins: usize,
+    ) -> Result<ClassHistogram, ComputeError>;
+}
+
+/// The backend a run uses, with the CPU fallback built in.
+#[derive(Debug)]
+pub enum Compute {
+    Cpu(Cpu),
+    Gpu(Box<Gpu>),
+}
+
+impl Default for Compute {
+    fn default() -> Self {
+        Compute::Cpu(Cpu)
+    }
+}
+
+impl Compute {
+    /// The backend as the UI and reports name it.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Compute::Cpu(_) => Backend::Cpu,
+            Compute::Gpu(gpu) => gpu.backend(),
+        }
+    }
+
+    /// Runs `call` on the GPU if there is one, and on the CPU if there is
+    /// none or the GPU fails; after a failure this `Compute` stays on the CPU.
+    async fn with_fallback<T, F, G>(&mut self, gpu_call: F, cpu_call: G) -> Result<T, ComputeError>
+    where
+        F: AsyncFnOnce(&Gpu) -> Result<T, ComputeError>,
+        G: AsyncFnOnce(&Cpu) -> Result<T, ComputeError>,
+    {
+        if let Compute::Gpu(gpu) = self {
+            match gpu_call(gpu).await {
+                Err(ComputeError::Device(_) | ComputeError::Unavailable(_)) => {
+                    *self = Compute::Cpu(Cpu);
+                }
+                Err(ComputeError::Unsupported(_)) => {}
+                other => return other,
+            }
+        }
+        cpu_call(&Cpu).await
+    }
+
+    /// [`Kernels::forward`] with the CPU fallback.
+    ///
+    /// # Errors
+    /// Only [`ComputeError::Shape`]: device errors fall back to the CPU.
+    pub async fn forward(
+        &mut self,
+        network: &Network,
+        rows: Rows<'_>,
+    ) -> Result<Vec<f32>, ComputeError> {
+        self.with_fallback(
+            async |g| g.forward(network, rows).await,
+            async |c| c.forward(network, rows).await,
+        )
+        .await
+    }
+
+    /// [`Kernels::top_k`] with the CPU fallback.
+    ///
+    /// # Errors
+    /// Only [`ComputeError::Shape`]: device errors fall back to the CPU.
+    pub async fn top_k(
+        &mut self,
+        queries: Rows<'_>,
+        items: Rows<'_>,
+        k: usize,
+    ) -> Result<TopK, ComputeError> {
+        self.with_fallback(
+            async |g| g.top_k(queries, items, k).await,
+            async |c| c.top_k(queries, items, k).await,
+        )
+        .await
+    }
+
+    /// [`Kernels::histogram`] with the CPU fallback.
+    ///
+    /// # Errors
+    /// Only [`ComputeError::Shape`]: device errors fall back to the CPU.
+    pub async fn histogram(
+        &mut self,
+        scores: &[f32],
+        labels: &[bool],
+        bins: usize,
+    ) -> Result<ClassHistogram, ComputeError> {
+        self.with_fallback(
+            async |g| g.histogram(scores, labels, bins).await,
+            async |c| c.histogram(scores, labels, bins).await,
+        )
+        .await
+    }
+}
 
 /// What the browser said about its WebGPU adapter (`GPUAdapter.info`). Any
 /// field may be empty: browsers hide details on purpose.
@@ -45,8 +208,13 @@ impl AdapterDescription {
 pub enum Backend {
     /// The CPU reference path; always available.
     Cpu,
-    /// A WebGPU adapter.
+    /// A WebGPU adapter, in the browser.
     WebGpu(AdapterDescription),
+    /// A native adapter through wgpu: its graphics API and the adapter.
+    NativeGpu {
+        api: String,
+        adapter: AdapterDescription,
+    },
 }
 
 impl Backend {
@@ -55,6 +223,7 @@ impl Backend {
         match self {
             Backend::Cpu => "CPU".to_owned(),
             Backend::WebGpu(adapter) => format!("WebGPU ({})", adapter.summary()),
+            Backend::NativeGpu { api, adapter } => format!("{api} ({})", adapter.summary()),
         }
     }
 }

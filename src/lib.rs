@@ -3,7 +3,7 @@
 //! The library holds everything; the binaries only start it. Dependencies
 //! point one way: `ui -> study -> engine -> compute` (see ARCHITECTURE.md).
 
-mod compute;
+pub mod compute;
 pub mod engine;
 mod markdown;
 mod study;

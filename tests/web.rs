@@ -47,6 +47,69 @@ async fn probe_finds_the_webgpu_adapter() {
     assert!(backend.label().starts_with("WebGPU ("));
 }
 
+/// The GPU kernels in the browser's WebGPU (`SwiftShader` here) give the CPU
+/// reference's answers: histogram counts exactly, int8 and f16 forward
+/// passes and top-k scores within the tolerances of `tests/compute.rs`.
+#[wasm_bindgen_test]
+async fn webgpu_kernels_match_the_cpu_reference() {
+    use casebook::compute::{
+        Activation, Cpu, DenseLayer, Gpu, GpuOptions, Kernels, Network, Precision, Rows,
+    };
+    let gpu = Gpu::new(GpuOptions::default())
+        .await
+        .expect("a WebGPU device");
+    assert!(matches!(gpu.backend(), Backend::WebGpu(_)));
+    let wave = |i: usize| ((i * 7919 % 1000) as f32 / 500.0) - 1.0;
+    let layer = |inputs: usize, outputs: usize, activation, salt: usize| {
+        let weight = (0..inputs * outputs)
+            .map(|i| wave(i + salt) * 0.3)
+            .collect();
+        let bias = (0..outputs).map(|o| wave(o + salt + 1) * 0.1).collect();
+        DenseLayer::new(inputs, outputs, weight, bias, activation).expect("layer")
+    };
+    let net = Network::new(vec![
+        layer(32, 48, Activation::Relu, 1),
+        layer(48, 2, Activation::Identity, 2),
+    ])
+    .expect("network");
+    let x: Vec<f32> = (0..300 * 32).map(|i| wave(i * 31 + 5) * 2.0).collect();
+    let rows = Rows::new(&x, 32).expect("rows");
+    for precision in Precision::ALL {
+        let q = net.quantize(precision, rows);
+        let cpu = Cpu.forward(&q, rows).await.expect("cpu");
+        let got = gpu.forward(&q, rows).await.expect("gpu");
+        let diff = cpu
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        let tolerance = if precision == Precision::Int8 {
+            0.05
+        } else {
+            1e-4
+        };
+        assert!(diff <= tolerance, "{precision:?}: differs by {diff}");
+    }
+    let scores: Vec<f32> = (0..10_000).map(|i| wave(i) * 0.5 + 0.5).collect();
+    let labels: Vec<bool> = (0..10_000).map(|i| i % 3 == 0).collect();
+    let expected = Cpu.histogram(&scores, &labels, 16).await.expect("cpu");
+    assert_eq!(
+        gpu.histogram(&scores, &labels, 16).await.expect("gpu"),
+        expected
+    );
+    let items = Rows::new(&x, 16).expect("rows");
+    let queries = Rows::new(&x[..64], 16).expect("rows");
+    let cpu = Cpu.top_k(queries, items, 5).await.expect("cpu");
+    let got = gpu.top_k(queries, items, 5).await.expect("gpu");
+    let diff = cpu
+        .scores
+        .iter()
+        .zip(&got.scores)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(diff <= 1e-5, "top-k scores differ by {diff}");
+}
+
 /// Must equal `FEED_DIGEST` in `tests/determinism.rs`, which the native run pins.
 const FEED_DIGEST: u64 = 2_081_932_289_210_024_250;
 

@@ -7,6 +7,7 @@
 pub mod content;
 pub mod feed;
 
+use crate::compute::Precision;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -60,8 +61,10 @@ pub(crate) fn check_design(
 pub struct ModelSummary {
     pub kind: &'static str,
     pub params: usize,
-    /// Bytes of parameters at fp32.
+    /// Bytes of the parameters at the model's precision (with int8 scales).
     pub bytes: usize,
+    /// The precision the model is stored and computed at.
+    pub precision: Precision,
     /// Operations to score one item (an estimate from the model's shape:
     /// what the serving simulation charges per prediction).
     pub flops_per_item: f64,
@@ -74,7 +77,18 @@ impl ModelSummary {
             kind,
             params,
             bytes: params * 4,
+            precision: Precision::Fp32,
             flops_per_item,
+        }
+    }
+
+    /// The same model stored at `precision` in `bytes`.
+    #[must_use]
+    pub fn at(self, precision: Precision, bytes: u64) -> ModelSummary {
+        ModelSummary {
+            precision,
+            bytes: bytes as usize,
+            ..self
         }
     }
 }

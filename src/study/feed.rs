@@ -2,6 +2,7 @@
 //! engine's [`FeedDesign`]. A knob the study does not offer keeps the
 //! engine's default.
 
+use crate::compute::Precision;
 use crate::engine::drift::{Detector, RetrainPolicy};
 use crate::engine::features::feed::FeedFeatureOptions;
 use crate::engine::features::{Encoding, Scaling};
@@ -56,6 +57,7 @@ pub(crate) const KNOBS: &[KnobDef] = &[
         &["none", "standardize", "min_max", "log", "bucketize"],
     ),
     choice("model", &["popularity", "logistic", "gbdt", "mlp"]),
+    choice("quantization", &["fp32", "f16", "int8"]),
     number("trees", 1.0, 500.0, true),
     number("max_depth", 1.0, 12.0, true),
     number("hidden_layers", 1.0, 2.0, true),
@@ -282,6 +284,7 @@ pub(crate) fn feed_design(params: &FeedParams, design: &Design) -> FeedDesign {
         recalibrate: design.toggle("recalibrate", base.recalibrate),
         imbalance,
         model,
+        quantization: Precision::from_id(design.choice("quantization", "fp32")).unwrap_or_default(),
     }
 }
 

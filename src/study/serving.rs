@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::engine::pipeline::ModelSummary;
 use crate::engine::serving::{
-    self, Autoscale, Fallback, Hardware, HistogramBin, HourStats, ModelCost, Precision, Precompute,
+    self, Autoscale, Fallback, Hardware, HistogramBin, HourStats, ModelCost, Precompute,
     ServingConfig, ServingError, ServingMode, Traffic,
 };
 
@@ -130,7 +130,7 @@ pub(crate) fn config(
         model: ModelCost::new(
             params,
             model.flops_per_item * items_per_request,
-            Precision::Fp32,
+            model.precision,
         ),
         traffic: Traffic {
             mean_qps: design.number("qps", 5.0),

@@ -14,6 +14,7 @@
 //! (BENCHMARKS.md), deterministically on one thread.
 
 use super::{Progress, TrainingCurve, log_loss};
+use crate::compute::{self, Precision};
 use crate::engine::data::Dataset;
 use crate::engine::math::sigmoid;
 
@@ -58,6 +59,8 @@ pub struct GbdtModel {
     pub trees: Vec<Tree>,
     /// Which inputs the features are, in order.
     features: Vec<Input>,
+    /// The precision of the leaf values (see [`GbdtModel::quantized`]).
+    pub precision: Precision,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +135,53 @@ impl GbdtModel {
                 Node::Leaf { .. } => 1,
             })
             .sum::<usize>()
+    }
+}
+
+impl GbdtModel {
+    /// This ensemble with its leaf values stored at `precision`: each
+    /// tree's leaves a group (one scale per tree at int8). Thresholds stay
+    /// f32, since a rounded threshold would send rows down other branches
+    /// than the ones trained, which no serving system does.
+    #[must_use]
+    pub fn quantized(&self, precision: Precision) -> GbdtModel {
+        let mut model = self.clone();
+        model.precision = precision;
+        for tree in &mut model.trees {
+            let mut leaves: Vec<f32> = tree
+                .nodes
+                .iter()
+                .filter_map(|n| match n {
+                    Node::Leaf { value } => Some(*value),
+                    Node::Split { .. } => None,
+                })
+                .collect();
+            compute::round_group(&mut leaves, precision);
+            let mut rounded = leaves.into_iter();
+            for node in &mut tree.nodes {
+                if let Node::Leaf { value } = node {
+                    *value = rounded.next().unwrap_or(*value);
+                }
+            }
+        }
+        model
+    }
+
+    /// Bytes of the ensemble: 16 per split (feature, threshold, two
+    /// children), the leaves at the model's precision (with a scale per tree
+    /// at int8), and the base.
+    pub fn bytes(&self) -> u64 {
+        let mut total = 4;
+        for tree in &self.trees {
+            let leaves = tree
+                .nodes
+                .iter()
+                .filter(|n| matches!(n, Node::Leaf { .. }))
+                .count();
+            total += 16 * (tree.nodes.len() - leaves) as u64;
+            total += compute::table_bytes(leaves, leaves, self.precision);
+        }
+        total
     }
 }
 
@@ -249,6 +299,7 @@ pub fn train(train: &Dataset, valid: &Dataset, config: &GbdtConfig) -> (GbdtMode
         base: crate::engine::math::logit(rate) as f32,
         trees: Vec::new(),
         features: choose_inputs(train, config),
+        precision: Precision::Fp32,
     };
     let mut curve = TrainingCurve::default();
     if n == 0 {

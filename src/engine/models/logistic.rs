@@ -12,6 +12,7 @@
 use rand::seq::SliceRandom;
 
 use super::{Progress, TrainingCurve, log_loss};
+use crate::compute::{self, Activation, DenseLayer, Network, Precision, Rows};
 use crate::engine::data::Dataset;
 use crate::engine::math::sigmoid;
 use crate::engine::rng::StageRng;
@@ -66,6 +67,12 @@ pub struct LogisticModel {
     /// Where each bag field's ids start in `sparse`.
     pub bag_offset: Vec<usize>,
     pub bag_pooling: Pooling,
+    /// The precision of the weights (see [`LogisticModel::quantized`]).
+    pub precision: Precision,
+    /// At f16 or int8 with dense columns: the dense weights and the bias as
+    /// a one-output layer at that precision, which then computes the dense
+    /// part of every logit.
+    pub dense_layer: Option<Network>,
 }
 
 impl LogisticModel {
@@ -89,6 +96,8 @@ impl LogisticModel {
             field_offset,
             bag_offset,
             bag_pooling,
+            precision: Precision::Fp32,
+            dense_layer: None,
         }
     }
 
@@ -102,10 +111,24 @@ impl LogisticModel {
 
     /// The logit of row `i` of `data`.
     pub fn logit(&self, data: &Dataset, i: usize) -> f64 {
+        let dense = match &self.dense_layer {
+            Some(layer) => dense_logits(layer, data.dense_row(i))[0],
+            None => self.dense_logit(data.dense_row(i)),
+        };
+        self.add_sparse(data, i, dense)
+    }
+
+    /// The bias plus the dense columns' terms, in f64.
+    fn dense_logit(&self, x: &[f32]) -> f64 {
         let mut z = f64::from(self.bias);
-        for (w, x) in self.dense.iter().zip(data.dense_row(i)) {
+        for (w, x) in self.dense.iter().zip(x) {
             z += f64::from(*w) * f64::from(*x);
         }
+        z
+    }
+
+    /// `z` plus the sparse ids' and bags' terms of row `i`.
+    fn add_sparse(&self, data: &Dataset, i: usize, mut z: f64) -> f64 {
         for (offset, &id) in self.field_offset.iter().zip(data.sparse_row(i)) {
             z += f64::from(self.sparse[offset + id as usize]);
         }
@@ -122,9 +145,81 @@ impl LogisticModel {
 
     /// Predicted probability for every row of `data`.
     pub fn predict(&self, data: &Dataset) -> Vec<f64> {
+        if let Some(layer) = &self.dense_layer {
+            // The dense part of every row in one matrix pass.
+            let dense = dense_logits(layer, &data.dense);
+            return (0..data.len())
+                .map(|i| sigmoid(self.add_sparse(data, i, dense[i])))
+                .collect();
+        }
         (0..data.len())
             .map(|i| sigmoid(self.logit(data, i)))
             .collect()
+    }
+
+    /// This model with its weights stored at `precision`: each sparse or
+    /// bag field's weights quantized as a group (one scale per field at
+    /// int8), the dense weights and bias as a one-output layer through
+    /// [`Network::quantize`], with the int8 input scale calibrated on up to
+    /// 2,000 rows of `calibration` (the training rows).
+    #[must_use]
+    pub fn quantized(&self, precision: Precision, calibration: &Dataset) -> LogisticModel {
+        let mut model = self.clone();
+        if precision == Precision::Fp32 {
+            return model;
+        }
+        model.precision = precision;
+        let mut bounds: Vec<usize> = self
+            .field_offset
+            .iter()
+            .chain(&self.bag_offset)
+            .copied()
+            .collect();
+        bounds.push(self.sparse.len());
+        for pair in bounds.windows(2) {
+            compute::round_group(&mut model.sparse[pair[0]..pair[1]], precision);
+        }
+        let d = self.dense.len();
+        let layer = DenseLayer::new(
+            d,
+            1,
+            self.dense.clone(),
+            vec![self.bias],
+            Activation::Identity,
+        );
+        if let Ok(network) = layer.and_then(|l| Network::new(vec![l])) {
+            let rows = calibration.len().min(2_000);
+            let sample = Rows::new(&calibration.dense[..rows * d], d).unwrap_or(Rows {
+                data: &[],
+                width: d,
+            });
+            model.dense_layer = Some(network.quantize(precision, sample));
+        } else {
+            // No dense columns: the bias alone, rounded as one value.
+            model.bias = precision.round(model.bias);
+        }
+        model
+    }
+
+    /// Bytes of the weights at the model's precision: the dense layer (or
+    /// the bias) and each field's weights with, at int8, a scale per field.
+    pub fn bytes(&self) -> u64 {
+        if self.precision == Precision::Fp32 {
+            return self.params() as u64 * 4;
+        }
+        let dense = self.dense_layer.as_ref().map_or(4, Network::bytes);
+        let mut bounds: Vec<usize> = self
+            .field_offset
+            .iter()
+            .chain(&self.bag_offset)
+            .copied()
+            .collect();
+        bounds.push(self.sparse.len());
+        let sparse: u64 = bounds
+            .windows(2)
+            .map(|p| compute::table_bytes(p[1] - p[0], (p[1] - p[0]).max(1), self.precision))
+            .sum();
+        dense + sparse
     }
 
     /// Number of trained parameters.
@@ -137,6 +232,16 @@ impl LogisticModel {
     pub fn flops_per_item(&self, data: &Dataset) -> f64 {
         2.0 * self.dense.len() as f64 + self.field_offset.len() as f64 + data.mean_bag_ids() + 1.0
     }
+}
+
+/// The one-output dense layer's logits on rows of dense values.
+fn dense_logits(layer: &Network, dense: &[f32]) -> Vec<f64> {
+    let rows = Rows::new(dense, layer.inputs()).expect("dense rows are as wide as the layer");
+    compute::cpu_forward(layer, rows)
+        .expect("the layer takes rows of its width")
+        .into_iter()
+        .map(f64::from)
+        .collect()
 }
 
 /// Trains on `train`, keeping the epoch with the best log loss on `valid`.

@@ -21,6 +21,7 @@ use rand_distr::StandardNormal;
 
 use super::logistic::Pooling;
 use super::{Progress, TrainingCurve, log_loss};
+use crate::compute::{self, Activation, DenseLayer, Network, Precision, Rows};
 use crate::engine::data::Dataset;
 use crate::engine::math::sigmoid;
 use crate::engine::rng::StageRng;
@@ -178,6 +179,14 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().fold(sum, |acc, l| acc + l)
 }
 
+/// `network`'s outputs on rows of `width` inputs, on the CPU reference
+/// path (the engine is synchronous; the GPU path takes the same matrices).
+fn network_logits(network: &Network, inputs: &[f32], width: usize) -> Vec<f32> {
+    Rows::new(inputs, width)
+        .and_then(|rows| compute::cpu_forward(network, rows).ok())
+        .expect("the model's inputs are as wide as its first layer")
+}
+
 /// A trained network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MlpModel {
@@ -188,6 +197,10 @@ pub struct MlpModel {
     pub embedding_dim: usize,
     /// Hidden layers, then the output layer (one output per task).
     pub layers: Vec<Layer>,
+    /// After [`MlpModel::quantized`] at f16 or int8: the layers at that
+    /// precision, which then compute every prediction (the embeddings are
+    /// rounded in place).
+    pub quantized: Option<Network>,
 }
 
 /// Activations of one row, kept for the backward pass.
@@ -243,6 +256,7 @@ impl MlpModel {
             embeddings,
             embedding_dim: e,
             layers,
+            quantized: None,
         }
     }
 
@@ -304,9 +318,94 @@ impl MlpModel {
 
     /// The main task's logit for row `i`.
     pub fn logit(&self, data: &Dataset, i: usize) -> f64 {
+        if let Some(network) = &self.quantized {
+            let mut x = Vec::new();
+            self.input(data, i, &mut x);
+            let z = network_logits(network, &x, x.len());
+            return z.first().map_or(0.0, |&z| f64::from(z));
+        }
         let mut trace = Trace { acts: Vec::new() };
         self.forward(data, i, &mut trace);
         trace.acts.last().map_or(0.0, |z| f64::from(z[0]))
+    }
+
+    /// This model with its weights stored at `precision` (see
+    /// `compute::quant`): each embedding row quantized as a group (one scale
+    /// per row at int8), the layers through [`Network::quantize`], whose int8
+    /// input scales are calibrated on up to 2,000 rows of `calibration` (the
+    /// training rows). Predictions change; the training curve does not.
+    #[must_use]
+    pub fn quantized(&self, precision: Precision, calibration: &Dataset) -> MlpModel {
+        let mut model = self.clone();
+        if precision == Precision::Fp32 {
+            return model;
+        }
+        let e = model.embedding_dim.max(1);
+        for table in &mut model.embeddings {
+            for row in table.chunks_mut(e) {
+                compute::round_group(row, precision);
+            }
+        }
+        let network = self.network();
+        let mut inputs = Vec::new();
+        let mut x = Vec::new();
+        for i in 0..calibration.len().min(2_000) {
+            model.input(calibration, i, &mut x);
+            inputs.extend_from_slice(&x);
+        }
+        let width = network.inputs();
+        let rows = Rows::new(&inputs, width).unwrap_or(Rows { data: &[], width });
+        model.quantized = Some(network.quantize(precision, rows));
+        model
+    }
+
+    /// The layers as a compute [`Network`] (output-major weights).
+    fn network(&self) -> Network {
+        let last = self.layers.len() - 1;
+        let layers = self
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                let mut weight = vec![0.0; l.inputs * l.outputs];
+                for (j, column) in l.weight.chunks_exact(l.outputs).enumerate() {
+                    for (o, w) in column.iter().enumerate() {
+                        weight[o * l.inputs + j] = *w;
+                    }
+                }
+                let activation = if k < last {
+                    Activation::Relu
+                } else {
+                    Activation::Identity
+                };
+                DenseLayer::new(l.inputs, l.outputs, weight, l.bias.clone(), activation)
+            })
+            .collect::<Result<Vec<_>, _>>();
+        layers
+            .and_then(Network::new)
+            .expect("trained layers chain: each layer's inputs are the previous one's outputs")
+    }
+
+    /// Bytes of the parameters at the model's precision: embeddings (with
+    /// one f32 scale per row at int8) and layers.
+    pub fn bytes(&self) -> u64 {
+        let Some(network) = &self.quantized else {
+            return self.params() as u64 * 4;
+        };
+        let precision = network.precision();
+        let embeddings: u64 = self
+            .embeddings
+            .iter()
+            .map(|t| compute::table_bytes(t.len(), self.embedding_dim, precision))
+            .sum();
+        embeddings + network.bytes()
+    }
+
+    /// The precision the model computes at.
+    pub fn precision(&self) -> Precision {
+        self.quantized
+            .as_ref()
+            .map_or(Precision::Fp32, Network::precision)
     }
 
     /// Predicted probability of the main task for every row of `data`.
@@ -316,6 +415,9 @@ impl MlpModel {
 
     /// Predicted probability of task `task` (0 is the main label).
     pub fn predict_task(&self, data: &Dataset, task: usize) -> Vec<f64> {
+        if let Some(network) = &self.quantized {
+            return self.predict_quantized(network, data, task);
+        }
         let mut trace = Trace { acts: Vec::new() };
         (0..data.len())
             .map(|i| {
@@ -324,6 +426,28 @@ impl MlpModel {
                 sigmoid(f64::from(z.unwrap_or(0.0)))
             })
             .collect()
+    }
+
+    /// Probabilities of `task` through the quantized network, in blocks of
+    /// 4,096 rows gathered into one matrix each (the shape a GPU kernel takes).
+    fn predict_quantized(&self, network: &Network, data: &Dataset, task: usize) -> Vec<f64> {
+        let width = network.inputs();
+        let mut out = Vec::with_capacity(data.len());
+        let (mut block, mut x) = (Vec::new(), Vec::new());
+        for start in (0..data.len()).step_by(4_096) {
+            block.clear();
+            for i in start..data.len().min(start + 4_096) {
+                self.input(data, i, &mut x);
+                block.extend_from_slice(&x);
+            }
+            let logits = network_logits(network, &block, width);
+            out.extend(
+                logits
+                    .chunks_exact(network.outputs())
+                    .map(|z| sigmoid(f64::from(z.get(task).copied().unwrap_or(0.0)))),
+            );
+        }
+        out
     }
 
     /// Number of trained parameters, embeddings included (the zero blocks

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::compute::Precision;
+
 use super::{Memo, ModelSummary, PipelineError, check_design};
 use crate::engine::data::Dataset;
 use crate::engine::features::content::{ContentFeatureOptions, raw_table, text_columns};
@@ -50,6 +52,8 @@ pub struct ContentDesign {
     /// tokens most predictive of the training labels (plus keyword hits).
     pub gbdt_top_tokens: usize,
     pub model: ContentModel,
+    /// The precision the trained model is stored and served at.
+    pub quantization: Precision,
     pub policy: PolicyConfig,
 }
 
@@ -71,6 +75,7 @@ impl Default for ContentDesign {
             hash_buckets: 1 << 14,
             gbdt_top_tokens: 16,
             model: ContentModel::Logistic(content_logistic()),
+            quantization: Precision::Fp32,
             policy: PolicyConfig::default(),
         }
     }
@@ -514,8 +519,10 @@ fn train_and_predict(
             let (train, valid, test) = datasets(table);
             let mut rng = seed.stream("train.logistic");
             let (model, curve) = logistic::train(&train, &valid, config, &mut rng);
+            let model = model.quantized(design.quantization, &train);
             let flops = model.flops_per_item(&test);
-            (model.predict(&test), summary(model.params(), flops), curve)
+            let summary = summary(model.params(), flops).at(design.quantization, model.bytes());
+            (model.predict(&test), summary, curve)
         }
         ContentModel::Gbdt(config) => {
             let mut dense = RawTable {
@@ -535,8 +542,10 @@ fn train_and_predict(
             ));
             let (train, valid, test) = datasets(&dense);
             let (model, curve) = gbdt::train(&train, &valid, config);
+            let model = model.quantized(design.quantization);
             let flops = model.flops_per_item();
-            (model.predict(&test), summary(model.params(), flops), curve)
+            let summary = summary(model.params(), flops).at(design.quantization, model.bytes());
+            (model.predict(&test), summary, curve)
         }
         ContentModel::Mlp(config) => {
             let (train, valid, test) = datasets(table);
@@ -553,8 +562,10 @@ fn train_and_predict(
                 .collect();
             let mut rng = seed.stream("train.mlp");
             let (model, curve) = mlp::train(&train, &aux, &valid, config, &mut rng);
+            let model = model.quantized(design.quantization, &train);
             let flops = model.flops_per_item(&test);
-            (model.predict(&test), summary(model.params(), flops), curve)
+            let summary = summary(model.params(), flops).at(design.quantization, model.bytes());
+            (model.predict(&test), summary, curve)
         }
     }
 }

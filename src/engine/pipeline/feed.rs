@@ -6,6 +6,8 @@ pub mod monitor;
 
 use serde::Serialize;
 
+use crate::compute::Precision;
+
 use super::Memo;
 pub use super::{ModelSummary, PipelineError};
 use crate::engine::data::Dataset;
@@ -43,6 +45,8 @@ pub struct FeedDesign {
     pub recalibrate: bool,
     pub imbalance: Imbalance,
     pub model: FeedModel,
+    /// The precision the trained model is stored and served at.
+    pub quantization: Precision,
     /// The A/B test of the trained ranker against the production policy.
     pub ab: AbDesign,
     /// The monitoring step: drift detector and retraining policy.
@@ -68,6 +72,7 @@ impl Default for FeedDesign {
             recalibrate: true,
             imbalance: Imbalance::None,
             model: FeedModel::Logistic(LogisticConfig::default()),
+            quantization: Precision::Fp32,
             ab: AbDesign::default(),
             monitor: MonitorDesign::default(),
         }
@@ -278,7 +283,8 @@ impl FeedPipeline {
                 design.model.id(),
                 trained.params(),
                 trained.flops_per_item(&test_set),
-            ),
+            )
+            .at(design.quantization, trained.bytes()),
             data: DataSummary {
                 impressions: table.len(),
                 train_rows: model.train_rows,
@@ -420,6 +426,7 @@ fn fit_and_train(
     train_set.weight.clone_from(&chosen.weight);
     let valid_set = fitted.transform(table, rows.valid);
     let (trained, training) = train(design, world, &chosen.rows, &train_set, &valid_set, seed);
+    let trained = trained.quantized(design.quantization, &train_set);
     let valid_scores = trained.scores(&valid_set, table, rows.valid);
     FittedModel {
         fitted,
@@ -462,6 +469,26 @@ impl Trained {
             Trained::Logistic(model) => model.flops_per_item(data),
             Trained::Gbdt(model) => model.flops_per_item(),
             Trained::Mlp(model) => model.flops_per_item(data),
+        }
+    }
+
+    /// The model at `precision` (a popularity table has no weights).
+    fn quantized(self, precision: Precision, calibration: &Dataset) -> Trained {
+        match self {
+            Trained::Popularity { .. } => self,
+            Trained::Logistic(model) => Trained::Logistic(model.quantized(precision, calibration)),
+            Trained::Gbdt(model) => Trained::Gbdt(model.quantized(precision)),
+            Trained::Mlp(model) => Trained::Mlp(model.quantized(precision, calibration)),
+        }
+    }
+
+    /// Bytes of the model at its precision.
+    fn bytes(&self) -> u64 {
+        match self {
+            Trained::Popularity { .. } => 0,
+            Trained::Logistic(model) => model.bytes(),
+            Trained::Gbdt(model) => model.bytes(),
+            Trained::Mlp(model) => model.bytes(),
         }
     }
 

@@ -13,44 +13,7 @@ use serde::Serialize;
 
 use super::ServingError;
 
-/// Numeric precision of the model's weights and arithmetic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum Precision {
-    /// 32-bit floats: 4 bytes per parameter.
-    Fp32,
-    /// 16-bit floats: 2 bytes per parameter.
-    F16,
-    /// 8-bit integers after quantization: 1 byte per parameter.
-    Int8,
-}
-
-impl Precision {
-    /// Every precision, in the order the UI lists them.
-    pub const ALL: [Precision; 3] = [Precision::Fp32, Precision::F16, Precision::Int8];
-
-    /// Bytes per parameter.
-    pub fn bytes_per_param(self) -> u64 {
-        match self {
-            Precision::Fp32 => 4,
-            Precision::F16 => 2,
-            Precision::Int8 => 1,
-        }
-    }
-
-    /// The stable name used in reports and URLs.
-    pub fn id(self) -> &'static str {
-        match self {
-            Precision::Fp32 => "fp32",
-            Precision::F16 => "f16",
-            Precision::Int8 => "int8",
-        }
-    }
-
-    /// The precision called `id`, if any.
-    pub fn from_id(id: &str) -> Option<Precision> {
-        Precision::ALL.into_iter().find(|p| p.id() == id)
-    }
-}
+pub use crate::compute::Precision;
 
 /// What one prediction costs: the model's size and arithmetic.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
