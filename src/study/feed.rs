@@ -11,6 +11,7 @@ use crate::engine::models::logistic::LogisticConfig;
 use crate::engine::models::mlp::MlpConfig;
 use crate::engine::pipeline::feed::ab::AbDesign;
 use crate::engine::pipeline::feed::monitor::{MONITOR_DAYS, MonitorDesign};
+use crate::engine::pipeline::feed::retrieval::{RetrievalDesign, RetrievalMethod};
 use crate::engine::pipeline::feed::{FeedDesign, FeedModel};
 use crate::engine::sampling::{Imbalance, Sampling};
 use crate::engine::split::SplitKind;
@@ -58,6 +59,8 @@ pub(crate) const KNOBS: &[KnobDef] = &[
     ),
     choice("model", &["popularity", "logistic", "gbdt", "mlp"]),
     choice("quantization", &["fp32", "f16", "int8"]),
+    choice("retrieval", &["popularity", "exact", "ivf"]),
+    number("probes", 1.0, 64.0, true),
     number("trees", 1.0, 500.0, true),
     number("max_depth", 1.0, 12.0, true),
     number("hidden_layers", 1.0, 2.0, true),
@@ -161,6 +164,29 @@ pub(crate) const METRICS: &[Metric] = &[
     Metric::new("model.params", "Parameters", Better::Lower),
     Metric::new("model.flops_per_item", "FLOPs per item", Better::Lower),
     Metric::new("model.bytes", "Model size (bytes)", Better::Lower),
+    Metric::new("retrieval.k", "Candidates retrieved", Better::Neither),
+    Metric::new("retrieval.corpus", "Live posts", Better::Neither),
+    Metric::new("retrieval.queries", "Retrieval queries", Better::Neither),
+    Metric::new(
+        "retrieval.recall_at_k",
+        "Retrieval recall of the truly best posts",
+        Better::Higher,
+    ),
+    Metric::new(
+        "retrieval.neighbour_recall",
+        "Recall of exact neighbours",
+        Better::Higher,
+    ),
+    Metric::new(
+        "retrieval.items_scanned",
+        "Items scanned per query",
+        Better::Lower,
+    ),
+    Metric::new(
+        "retrieval.tower_params",
+        "Two-tower parameters",
+        Better::Neither,
+    ),
     Metric::new("data.impressions", "Impressions", Better::Neither),
     Metric::new("data.train_rows", "Training rows", Better::Neither),
     Metric::new("data.valid_rows", "Validation rows", Better::Neither),
@@ -285,6 +311,21 @@ pub(crate) fn feed_design(params: &FeedParams, design: &Design) -> FeedDesign {
         imbalance,
         model,
         quantization: Precision::from_id(design.choice("quantization", "fp32")).unwrap_or_default(),
+        retrieval: retrieval_design(design, base.retrieval),
+    }
+}
+
+/// The retrieval stage's method and probes.
+fn retrieval_design(design: &Design, base: RetrievalDesign) -> RetrievalDesign {
+    let method = match design.choice("retrieval", base.method.id()) {
+        "popularity" => RetrievalMethod::Popularity,
+        "exact" => RetrievalMethod::Exact,
+        _ => RetrievalMethod::Ivf,
+    };
+    RetrievalDesign {
+        method,
+        probes: design.number("probes", base.probes as f64) as usize,
+        ..base
     }
 }
 

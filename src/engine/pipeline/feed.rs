@@ -3,6 +3,7 @@
 
 pub mod ab;
 pub mod monitor;
+pub mod retrieval;
 
 use serde::Serialize;
 
@@ -24,6 +25,7 @@ use crate::engine::split::{SplitKind, split};
 use crate::engine::world::feed::{FeedParams, FeedWorld};
 use ab::{AbDesign, AbReport, ServedSessions};
 use monitor::{DayView, Deployed, MONITOR_DAYS, MonitorDesign, MonitorReport};
+use retrieval::{RetrievalDesign, RetrievalReport, Towers, retrieve, train_towers};
 
 /// Every choice of a feed-ranking design.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,6 +49,8 @@ pub struct FeedDesign {
     pub model: FeedModel,
     /// The precision the trained model is stored and served at.
     pub quantization: Precision,
+    /// Candidate retrieval, the first stage.
+    pub retrieval: RetrievalDesign,
     /// The A/B test of the trained ranker against the production policy.
     pub ab: AbDesign,
     /// The monitoring step: drift detector and retraining policy.
@@ -73,6 +77,7 @@ impl Default for FeedDesign {
             imbalance: Imbalance::None,
             model: FeedModel::Logistic(LogisticConfig::default()),
             quantization: Precision::Fp32,
+            retrieval: RetrievalDesign::default(),
             ab: AbDesign::default(),
             monitor: MonitorDesign::default(),
         }
@@ -109,6 +114,7 @@ pub struct FeedReport {
     pub online: Online,
     pub ab: AbReport,
     pub monitoring: MonitorReport,
+    pub retrieval: RetrievalReport,
     pub model: ModelSummary,
     pub data: DataSummary,
     pub training: TrainingCurve,
@@ -179,12 +185,33 @@ pub struct FeedPipeline {
     world: Memo<(u64, FeedParams), FeedWorld>,
     table: Memo<(u64, FeedParams, FeedFeatureOptions), RawTable>,
     monitoring: Memo<FeedDesign, MonitorReport>,
+    towers: Memo<(u64, FeedParams), Towers>,
 }
 
 impl FeedPipeline {
     /// How many times the world stage has really run.
     pub fn world_runs(&self) -> u32 {
         self.world.runs()
+    }
+
+    /// The monitoring timeline, memoized apart from the knobs it does not
+    /// read: the A/B test's size and retrieval.
+    fn monitoring(
+        &mut self,
+        design: &FeedDesign,
+        world: &FeedWorld,
+        table: &RawTable,
+        seed: Seed,
+    ) -> Result<MonitorReport, PipelineError> {
+        let key = FeedDesign {
+            ab: AbDesign::default(),
+            retrieval: RetrievalDesign::default(),
+            ..design.clone()
+        };
+        let report = self.monitoring.get_or_try(key, || {
+            Ok::<_, PipelineError>(monitor_days(design, world, table, seed))
+        })?;
+        Ok((*report).clone())
     }
 
     /// Runs `design` to its offline report.
@@ -200,7 +227,7 @@ impl FeedPipeline {
         })?;
         let table = self
             .table
-            .get_or_try((world_key.0, world_key.1, design.features), || {
+            .get_or_try((world_key.0, world_key.1.clone(), design.features), || {
                 Ok::<_, PipelineError>(raw_table(&world, design.features))
             })?;
 
@@ -247,16 +274,10 @@ impl FeedPipeline {
             last.saturating_sub(ONLINE_DAYS)..last,
         );
         let ab = ab::run(&world, &served, design.ab, seed);
-        // Monitoring does not depend on the A/B test's size: changing it
-        // reuses the timeline.
-        let monitor_key = FeedDesign {
-            ab: AbDesign::default(),
-            ..design.clone()
-        };
-        let monitoring = (*self.monitoring.get_or_try(monitor_key, || {
-            Ok::<_, PipelineError>(monitor_days(design, &world, &table, seed))
-        })?)
-        .clone();
+        let towers = self.towers.get_or_try(world_key, || {
+            Ok::<_, PipelineError>(train_towers(&world, ONLINE_DAYS, seed))
+        })?;
+        let monitoring = self.monitoring(design, &world, &table, seed)?;
 
         let [auc_like, auc_share, auc_hide] =
             task_aucs(&world, &parts.test, trained, &test_set, &scores);
@@ -294,6 +315,7 @@ impl FeedPipeline {
                 test_click_rate: test_set.positive_rate(),
             },
             monitoring,
+            retrieval: retrieve(&world, &towers, &design.retrieval, ONLINE_DAYS, seed),
             training: model.training.clone(),
         })
     }

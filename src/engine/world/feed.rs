@@ -292,6 +292,11 @@ impl FeedWorld {
         Ok(world)
     }
 
+    /// Days a post stays a candidate, its day of creation included.
+    pub fn post_lifetime_days(&self) -> u16 {
+        POST_LIFETIME_DAYS
+    }
+
     /// Number of users, new cohorts included.
     pub fn user_count(&self) -> usize {
         self.users.activity.len()
