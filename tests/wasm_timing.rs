@@ -76,3 +76,67 @@ fn feed_pipeline_timings() {
         );
     }
 }
+
+/// The compute kernels in the browser: the CPU path in wasm32 and the GPU
+/// path on the browser's WebGPU adapter (`SwiftShader` in headless Chromium),
+/// for the two cases of `benches/compute.rs`. GPU times include the upload
+/// and read-back.
+#[wasm_bindgen_test]
+async fn compute_kernel_timings() {
+    use casebook::compute::{
+        Activation, Cpu, DenseLayer, Gpu, GpuOptions, Kernels, Network, Precision, Rows,
+    };
+    let wave = |i: usize| ((i.wrapping_mul(2_654_435_761) % 2_000) as f32 / 1_000.0) - 1.0;
+    let (n, d) = (1_000_000, 64);
+    let items: Vec<f32> = (0..n * d).map(wave).collect();
+    let query: Vec<f32> = (0..d).map(|i| wave(i + 7)).collect();
+    let layer = |inputs: usize, outputs: usize, activation, salt: usize| {
+        let weight = (0..inputs * outputs)
+            .map(|i| wave(i + salt) * 0.2)
+            .collect();
+        let bias = (0..outputs).map(|o| wave(o + salt)).collect();
+        DenseLayer::new(inputs, outputs, weight, bias, activation).expect("layer")
+    };
+    let net = Network::new(vec![
+        layer(d, 128, Activation::Relu, 1),
+        layer(128, 1, Activation::Identity, 2),
+    ])
+    .expect("network");
+    let rows = Rows::new(&items, d).expect("rows");
+    let q = Rows::new(&query, d).expect("rows");
+    let gpu = Gpu::new(GpuOptions::default()).await.ok();
+    console_log!(
+        "GPU: {}",
+        gpu.as_ref()
+            .map_or("none".to_owned(), |g| g.backend().label())
+    );
+    let start = now_ms();
+    Cpu.top_k(q, rows, 10).await.expect("cpu");
+    console_log!("wasm32 CPU: top-10 of 1M x 64: {:.1} ms", now_ms() - start);
+    if let Some(g) = &gpu {
+        g.top_k(q, rows, 10).await.expect("gpu warm-up");
+        let start = now_ms();
+        g.top_k(q, rows, 10).await.expect("gpu");
+        console_log!("WebGPU: top-10 of 1M x 64: {:.1} ms", now_ms() - start);
+    }
+    for precision in Precision::ALL {
+        let quantized = net.quantize(precision, Rows::new(&items[..1_000 * d], d).expect("rows"));
+        let start = now_ms();
+        Cpu.forward(&quantized, rows).await.expect("cpu");
+        console_log!(
+            "wasm32 CPU: MLP 64-128-1 over 1M rows, {}: {:.1} ms",
+            precision.id(),
+            now_ms() - start
+        );
+        if let Some(g) = &gpu {
+            g.forward(&quantized, rows).await.expect("gpu warm-up");
+            let start = now_ms();
+            g.forward(&quantized, rows).await.expect("gpu");
+            console_log!(
+                "WebGPU: MLP 64-128-1 over 1M rows, {}: {:.1} ms",
+                precision.id(),
+                now_ms() - start
+            );
+        }
+    }
+}
