@@ -243,6 +243,65 @@ async fn a_slow_run_leaves_the_page_responsive() {
     browser.close().await;
 }
 
+/// A change made while a slow run is on replaces it: the answer to the old
+/// design is never shown, and the first finished state is the new design's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_during_a_run_replaces_it() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    browser
+        .client
+        .goto(&format!("{base}?model=mlp&step=model"))
+        .await
+        .expect("page loads");
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("[data-testid=backend][data-ready=true]"))
+        .await
+        .expect("the engine's worker starts");
+    browser
+        .client
+        .find(Locator::Css("select[data-knob=model]"))
+        .await
+        .expect("the model knob")
+        .select_by_value("popularity")
+        .await
+        .expect("choose popularity");
+    let deadline = Instant::now() + Duration::from_mins(2);
+    let delta = loop {
+        let seen = browser
+            .client
+            .execute(
+                "const card = document.querySelector(\"[data-metric='offline.auc'] .delta\");
+                 return [document.querySelector('[data-testid=status]').dataset.state,
+                         card ? card.textContent : null];",
+                vec![],
+            )
+            .await
+            .expect("the page runs a script");
+        match seen[0].as_str() {
+            Some("done") => break seen[1].as_str().expect("the ROC-AUC card").to_owned(),
+            Some("running") => {}
+            other => panic!("the status was {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "the run never finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Popularity ranks far worse than the default logistic regression; the
+    // MLP would not.
+    let change: f64 = delta
+        .split_whitespace()
+        .next()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("a change against the default: {delta:?}"));
+    assert!(change < -0.05, "the first result shown was {delta:?}");
+    let url = browser.client.current_url().await.expect("url").to_string();
+    assert!(url.contains("model=popularity"), "{url}");
+    browser.close().await;
+}
+
 /// A claim is checked by the engine's worker and its measured change shown.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_claim_check_shows_the_measured_change() {
