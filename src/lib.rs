@@ -1,7 +1,7 @@
 //! Casebook: an in-browser simulator for machine-learning system design.
 //!
 //! The library holds everything; the binaries only start it. Dependencies
-//! point one way: `ui -> study -> engine -> compute` (see ARCHITECTURE.md).
+//! point one way: `ui -> worker -> study -> engine -> compute` (see ARCHITECTURE.md).
 
 pub mod compute;
 pub mod engine;
@@ -9,6 +9,7 @@ mod markdown;
 mod study;
 #[cfg(target_arch = "wasm32")]
 mod ui;
+pub mod worker;
 
 #[cfg(target_arch = "wasm32")]
 pub use compute::probe_webgpu;
@@ -21,6 +22,8 @@ pub use study::{
 };
 #[cfg(target_arch = "wasm32")]
 pub use ui::{App, show_error_panel, start};
+#[cfg(target_arch = "wasm32")]
+pub use worker::start as start_worker;
 
 /// Casebook's version, as `casebook --version` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

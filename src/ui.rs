@@ -2,17 +2,20 @@
 //! what the study and engine modules compute and holds no logic of its own.
 //! The whole state lives in the URL (`study::url`); every change of a knob,
 //! the seed or the step is a new history entry, so back and forward work.
+//! The engine runs in a Web Worker (`engine.rs`), never on the page's thread.
 
 mod address;
 mod controls;
+mod engine;
 mod panic_panel;
 
 use leptos::prelude::*;
 
-use crate::compute::{Backend, probe_webgpu};
 use crate::markdown::markdown_to_html;
-use crate::study::{ClaimResult, Design, DesignStep, Report, Runner, Study, bundled_studies, url};
+use crate::study::{Design, DesignStep, Study, bundled_studies, url};
+use crate::worker::protocol::{ClaimOutcome, Request, RunSummary, StudyRef};
 use controls::{KnobControl, SeedControl};
+use engine::{Engine, EngineEvent};
 
 pub use panic_panel::{install_panic_panel, show_error_panel};
 
@@ -26,9 +29,25 @@ pub fn start() {
 /// names (the default study otherwise).
 #[component]
 pub fn App() -> impl IntoView {
-    let backend = LocalResource::new(probe_webgpu);
+    // Where the worker computes, or why it is not there.
+    let backend: RwSignal<Option<Result<String, String>>> = RwSignal::new(None);
+    let engine = Engine::default();
+    engine.listen(move |event| match event {
+        EngineEvent::Ready(label) => {
+            backend.try_set(Some(Ok(label.clone())));
+        }
+        EngineEvent::Failed(reason) => {
+            backend.try_set(Some(Err(reason.clone())));
+        }
+        EngineEvent::Ran { .. } => {}
+    });
+    engine.start();
+    // Dropping the engine with the app stops its worker.
+    let engine = StoredValue::new_local(engine);
     let body = match bundled_studies() {
-        Ok(studies) if !studies.is_empty() => view! { <Simulator studies=studies /> }.into_any(),
+        Ok(studies) if !studies.is_empty() => {
+            view! { <Simulator studies=studies engine=engine /> }.into_any()
+        }
         Ok(_) => {
             view! { <p class="notice" role="alert">"No case study is bundled."</p> }.into_any()
         }
@@ -43,15 +62,15 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Says where the numbers are computed: `WebGPU (adapter)` or `CPU`.
+/// Says where the engine's worker computes: `WebGPU (adapter)` or `CPU`.
 #[component]
-fn BackendBadge(backend: LocalResource<Backend>) -> impl IntoView {
-    let label = move || {
-        backend
-            .get()
-            .map_or_else(|| "detecting…".to_owned(), |b| b.label())
+fn BackendBadge(backend: RwSignal<Option<Result<String, String>>>) -> impl IntoView {
+    let label = move || match backend.get() {
+        None => "detecting…".to_owned(),
+        Some(Ok(label)) => label,
+        Some(Err(_)) => "unavailable".to_owned(),
     };
-    let ready = move || backend.get().is_some();
+    let ready = move || backend.with(Option::is_some);
     view! {
         <span class="badge" title="Where Casebook computes its numbers">
             "Compute: "
@@ -64,14 +83,14 @@ fn BackendBadge(backend: LocalResource<Backend>) -> impl IntoView {
 #[derive(Clone, PartialEq)]
 enum RunState {
     Running,
-    Done(Box<Report>),
+    Done(Box<RunSummary>),
     Failed(String),
 }
 
 /// A study, its nine steps, the current step's knobs and claims, and the
 /// metric cards of the current design against the study's default.
 #[component]
-fn Simulator(studies: Vec<Study>) -> impl IntoView {
+fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> impl IntoView {
     let initial = url::read(&address::query_pairs(), &studies, &[]);
     let studies = StoredValue::new(studies);
     let study_index = RwSignal::new(initial.study);
@@ -94,50 +113,40 @@ fn Simulator(studies: Vec<Study>) -> impl IntoView {
         notices.set(state.notices);
     });
 
-    let runner = StoredValue::new_local(Runner::default());
     let run = RwSignal::new(RunState::Running);
-    let baseline: RwSignal<Option<Report>> = RwSignal::new(None);
+    let baseline: RwSignal<Option<RunSummary>> = RwSignal::new(None);
+    // The latest run asked for; the answer to any earlier one is dropped.
     let generation = StoredValue::new(0u64);
+    engine.with_value(|e| {
+        e.listen(move |event| match event {
+            EngineEvent::Ran {
+                generation: answered,
+                report,
+                baseline: base,
+            } => {
+                if generation.try_get_value() != Some(*answered) {
+                    return;
+                }
+                baseline.try_set(base.clone());
+                run.try_set(match report {
+                    Ok(summary) => RunState::Done(Box::new(summary.clone())),
+                    Err(message) => RunState::Failed(message.clone()),
+                });
+            }
+            EngineEvent::Failed(reason) => {
+                run.try_set(RunState::Failed(reason.clone()));
+            }
+            EngineEvent::Ready(_) => {}
+        });
+    });
     Effect::new(move |_| {
         let current = design.get();
-        let chosen = study.get();
+        let id = study.with(|s| s.meta.id.clone());
         generation.update_value(|g| *g += 1);
         let mine = generation.get_value();
         run.set(RunState::Running);
-        // Let the browser paint "Running…" before the engine takes the thread;
-        // a newer change supersedes this run before it starts.
-        set_timeout(
-            move || {
-                if generation.get_value() != mine {
-                    return;
-                }
-                let default = chosen.default_design(current.seed);
-                let needs_baseline = baseline.with_untracked(|b| {
-                    b.as_ref()
-                        .is_none_or(|r| r.seed != current.seed || r.study != chosen.meta.id)
-                });
-                if needs_baseline {
-                    let base = runner
-                        .try_update_value(|r| r.run(&chosen, &default))
-                        .and_then(Result::ok);
-                    baseline.set(base);
-                }
-                let outcome = if current == default {
-                    baseline
-                        .get_untracked()
-                        .ok_or_else(|| "the default design did not run".to_owned())
-                } else {
-                    runner
-                        .try_update_value(|r| r.run(&chosen, &current).map_err(|e| e.to_string()))
-                        .unwrap_or_else(|| Err("the engine is unavailable".to_owned()))
-                };
-                run.set(match outcome {
-                    Ok(report) => RunState::Done(Box::new(report)),
-                    Err(message) => RunState::Failed(message),
-                });
-            },
-            std::time::Duration::from_millis(16),
-        );
+        let request = Request::run(mine, StudyRef::Bundled { id }, &current);
+        engine.with_value(|e| e.run(mine, &request));
     });
 
     let meta = move || study.get().meta;
@@ -153,7 +162,7 @@ fn Simulator(studies: Vec<Study>) -> impl IntoView {
         </section>
         <div class="workspace">
             <StepNav step=step />
-            <StepPanel study=study step=step design=design runner=runner />
+            <StepPanel study=study step=step design=design engine=engine />
             <Results study=study step=step run=run baseline=baseline />
         </div>
     }
@@ -209,7 +218,7 @@ fn StepPanel(
     study: Memo<Study>,
     step: RwSignal<DesignStep>,
     design: RwSignal<Design>,
-    runner: StoredValue<Runner, LocalStorage>,
+    engine: StoredValue<Engine, LocalStorage>,
 ) -> impl IntoView {
     let current = move || {
         let s = step.get();
@@ -236,28 +245,28 @@ fn StepPanel(
         let claim_views = claims
             .into_iter()
             .map(|claim| {
-                let result: RwSignal<Option<Result<ClaimResult, String>>> = RwSignal::new(None);
+                let result = RwSignal::new(ClaimState::NotChecked);
                 let statement = study.with_untracked(|st| claim_statement(st, &claim));
                 let why = claim.why.clone();
                 let check = move |_| {
-                    let chosen = study.get_untracked();
+                    let id = study.with_untracked(|st| st.meta.id.clone());
                     let seed = design.with_untracked(|d| d.seed);
-                    let claim = claim.clone();
-                    set_timeout(
-                        move || {
-                            let outcome = runner
-                                .try_update_value(|r| {
-                                    r.check(&chosen, &claim, seed).map_err(|e| e.to_string())
-                                })
-                                .unwrap_or_else(|| Err("the engine is unavailable".to_owned()));
-                            result.set(Some(outcome));
-                        },
-                        std::time::Duration::from_millis(16),
-                    );
+                    result.set(ClaimState::Checking);
+                    engine.with_value(|e| {
+                        e.check(
+                            StudyRef::Bundled { id },
+                            claim.id.clone(),
+                            seed,
+                            move |outcome| {
+                                result.try_set(ClaimState::Checked(outcome));
+                            },
+                        );
+                    });
                 };
                 let shown = move || match result.get() {
-                    None => "Not checked yet".to_owned(),
-                    Some(Ok(r)) => format!(
+                    ClaimState::NotChecked => "Not checked yet".to_owned(),
+                    ClaimState::Checking => "Checking…".to_owned(),
+                    ClaimState::Checked(Ok(r)) => format!(
                         "{} at seed {}: {} → {} ({:+.4})",
                         if r.holds { "Holds" } else { "Does not hold" },
                         r.seed,
@@ -265,7 +274,7 @@ fn StepPanel(
                         format_number(r.value),
                         r.delta
                     ),
-                    Some(Err(e)) => format!("Could not run: {e}"),
+                    ClaimState::Checked(Err(e)) => format!("Could not run: {e}"),
                 };
                 view! {
                     <li class="claim" data-testid="claim">
@@ -295,6 +304,14 @@ fn StepPanel(
         }
         .into_any()
     }
+}
+
+/// Where a claim's check stands.
+#[derive(Clone, PartialEq)]
+enum ClaimState {
+    NotChecked,
+    Checking,
+    Checked(Result<ClaimOutcome, String>),
 }
 
 /// "With model = popularity instead of logistic, ROC-AUC goes down by at
@@ -340,7 +357,7 @@ fn Results(
     study: Memo<Study>,
     step: RwSignal<DesignStep>,
     run: RwSignal<RunState>,
-    baseline: RwSignal<Option<Report>>,
+    baseline: RwSignal<Option<RunSummary>>,
 ) -> impl IntoView {
     let status = move || {
         match run.get() {
@@ -355,8 +372,8 @@ fn Results(
         };
         let base = baseline.get();
         let chosen = study.get();
-        let metrics = report.metrics();
-        let base_metrics = base.as_ref().map(Report::metrics);
+        let metrics = &report.metrics;
+        let base_metrics = base.as_ref().map(|b| &b.metrics);
         let cards = chosen
             .world
             .cards_for(step.get())

@@ -20,6 +20,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 /// The sub-path the build is also served under, as a static host would.
 const SUB_PATH: &str = "/casebook/";
 
+/// A sub-path that serves the build without the engine worker's WebAssembly,
+/// as a broken deployment would.
+const NO_ENGINE_PATH: &str = "/no-engine/";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn root_with_webgpu_shows_name_steps_and_adapter() {
     let browser = Browser::start(true).await;
@@ -139,6 +143,252 @@ async fn a_link_opens_the_other_study_and_runs_it() {
         .expect("a number");
     assert!(pr_auc > 0.1 && pr_auc < 1.0, "PR-AUC {pr_auc}");
     browser.screenshot("content-data-step").await;
+    browser.close().await;
+}
+
+/// A feed-ranking run with the MLP trains for seconds; the engine
+/// runs in its worker, so all the while the page answers at once: the step
+/// navigator switches steps while the status still says "Running…", and a
+/// timer set on the page fires on time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_run_leaves_the_page_responsive() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    browser
+        .client
+        .goto(&format!("{base}?model=mlp&step=model"))
+        .await
+        .expect("page loads");
+    // The worker is up (its "ready" names the backend), so the run is on.
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("[data-testid=backend][data-ready=true]"))
+        .await
+        .expect("the engine's worker starts");
+
+    let steps = browser
+        .client
+        .find_all(Locator::Css("[data-testid=step] button"))
+        .await
+        .expect("the step buttons");
+    assert_eq!(steps.len(), DesignStep::ALL.len());
+    let mut answered_while_running = 0;
+    let deadline = Instant::now() + Duration::from_mins(3);
+    for (i, button) in steps.iter().enumerate().cycle() {
+        let asked = Instant::now();
+        button.click().await.expect("click a step");
+        // What the page shows right after the click, and how long a timer
+        // set now takes to fire.
+        let seen = browser
+            .client
+            .execute(
+                "const start = performance.now();
+                 const state = document.querySelector('[data-testid=status]').dataset.state;
+                 const heading = document.querySelector('#step-heading').textContent;
+                 return new Promise((resolve) => setTimeout(
+                     () => resolve([state, heading, performance.now() - start]), 0));",
+                vec![],
+            )
+            .await
+            .expect("the page runs a script");
+        let took = asked.elapsed();
+        let state = seen[0].as_str().expect("a state");
+        if state != "running" {
+            assert_eq!(state, "done", "the run failed: {seen:?}");
+            break;
+        }
+        let step = DesignStep::ALL[i];
+        assert_eq!(
+            seen[1].as_str(),
+            Some(format!("Step {}: {}", step.number(), step.title()).as_str()),
+            "the click on step {} showed {seen:?}",
+            step.number()
+        );
+        let timer_ms = seen[2].as_f64().expect("a delay");
+        assert!(
+            timer_ms < 200.0,
+            "a timer took {timer_ms} ms during the run"
+        );
+        assert!(
+            took < Duration::from_secs(1),
+            "the page took {took:?} to answer a click during the run"
+        );
+        answered_while_running += 1;
+        assert!(Instant::now() < deadline, "the run never finished");
+    }
+    assert!(
+        answered_while_running >= 3,
+        "only {answered_while_running} clicks were answered while the run lasted"
+    );
+
+    // The run's numbers arrive, against the default design's.
+    let model_step = DesignStep::ALL
+        .iter()
+        .position(|s| s.id() == "model")
+        .expect("a model step");
+    steps[model_step]
+        .click()
+        .await
+        .expect("back to the model step");
+    let auc: f64 = browser
+        .card_after_run("offline.auc")
+        .await
+        .parse()
+        .expect("a number");
+    assert!(auc > 0.6 && auc < 0.95, "ROC-AUC {auc}");
+    let delta = browser.text("[data-metric='offline.auc'] .delta").await;
+    assert!(delta.contains("vs default"), "delta was {delta:?}");
+    browser.close().await;
+}
+
+/// A change made while a slow run is on replaces it: the answer to the old
+/// design is never shown, and the first finished state is the new design's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_during_a_run_replaces_it() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    browser
+        .client
+        .goto(&format!("{base}?model=mlp&step=model"))
+        .await
+        .expect("page loads");
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("[data-testid=backend][data-ready=true]"))
+        .await
+        .expect("the engine's worker starts");
+    browser
+        .client
+        .find(Locator::Css("select[data-knob=model]"))
+        .await
+        .expect("the model knob")
+        .select_by_value("popularity")
+        .await
+        .expect("choose popularity");
+    let deadline = Instant::now() + Duration::from_mins(2);
+    let delta = loop {
+        let seen = browser
+            .client
+            .execute(
+                "const card = document.querySelector(\"[data-metric='offline.auc'] .delta\");
+                 return [document.querySelector('[data-testid=status]').dataset.state,
+                         card ? card.textContent : null];",
+                vec![],
+            )
+            .await
+            .expect("the page runs a script");
+        match seen[0].as_str() {
+            Some("done") => break seen[1].as_str().expect("the ROC-AUC card").to_owned(),
+            Some("running") => {}
+            other => panic!("the status was {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "the run never finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Popularity ranks far worse than the default logistic regression; the
+    // MLP would not.
+    let change: f64 = delta
+        .split_whitespace()
+        .next()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("a change against the default: {delta:?}"));
+    assert!(change < -0.05, "the first result shown was {delta:?}");
+    let url = browser.client.current_url().await.expect("url").to_string();
+    assert!(url.contains("model=popularity"), "{url}");
+    browser.close().await;
+}
+
+/// A claim is checked by the engine's worker and its measured change shown.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claim_check_shows_the_measured_change() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    browser
+        .client
+        .goto(&format!("{base}?step=serving"))
+        .await
+        .expect("page loads");
+    browser.card_after_run("serving.p50_ms").await;
+    let claim = browser
+        .client
+        .find(Locator::Css("[data-testid=claim]"))
+        .await
+        .expect("a claim of the serving step");
+    claim
+        .find(Locator::Css("button"))
+        .await
+        .expect("its button")
+        .click()
+        .await
+        .expect("check it");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    let result = loop {
+        let text = claim
+            .find(Locator::Css(".claim-result"))
+            .await
+            .expect("its result")
+            .text()
+            .await
+            .expect("result text");
+        if text != "Not checked yet" && text != "Checking…" {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the check never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(result.starts_with("Holds at seed 1: "), "{result}");
+    browser.close().await;
+}
+
+/// A deployment that lost the engine's WebAssembly: the page says so in the
+/// status, keeps the design from the link, and still shows the study.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_that_cannot_start_is_reported() {
+    let browser = Browser::start(false).await;
+    let url = format!(
+        "http://{}{NO_ENGINE_PATH}?model=gbdt&step=model",
+        server_addr()
+    );
+    browser.client.goto(&url).await.expect("page loads");
+    let status = browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("[data-testid=status][data-state=failed]"))
+        .await
+        .expect("the status says the run failed")
+        .text()
+        .await
+        .expect("status text");
+    assert!(
+        status.contains("The engine could not start") && status.contains("WebAssembly"),
+        "{status}"
+    );
+    assert_eq!(browser.text("[data-testid=backend]").await, "unavailable");
+    let heading = browser.wait_text("#step-heading").await;
+    assert_eq!(heading, "Step 6: Model development and offline evaluation");
+    let shown = browser
+        .client
+        .find(Locator::Css("select[data-knob=model]"))
+        .await
+        .expect("the model knob")
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(shown.as_deref(), Some("gbdt"));
+    let url = browser.client.current_url().await.expect("url").to_string();
+    assert!(url.contains("model=gbdt"), "{url}");
+    let panics = browser
+        .client
+        .find_all(Locator::Id("casebook-error"))
+        .await
+        .expect("query");
+    assert!(panics.is_empty(), "the error panel is showing");
+    browser.screenshot("engine-cannot-start").await;
     browser.close().await;
 }
 
@@ -365,8 +615,14 @@ fn serve(mut stream: TcpStream, dist: &Path) {
     }
     let path = request_line.split_whitespace().nth(1).unwrap_or("/");
     let path = path.split(['?', '#']).next().unwrap_or("/");
+    if path.starts_with(NO_ENGINE_PATH) && path.ends_with("/worker_bg.wasm") {
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+    }
     let relative = path
         .strip_prefix(SUB_PATH)
+        .or_else(|| path.strip_prefix(NO_ENGINE_PATH))
         .or_else(|| path.strip_prefix('/'))
         .unwrap_or("");
     let relative = if relative.is_empty() || relative.ends_with('/') {
