@@ -511,7 +511,10 @@ mod tests {
         let err = study.set(&mut design, "model", "forest").unwrap_err();
         assert!(err.contains("popularity, logistic, gbdt, mlp"), "{err}");
         let err = study.set(&mut design, "colour", "red").unwrap_err();
-        assert!(err.contains("its knobs are retrieval, probes, sampling"), "{err}");
+        assert!(
+            err.contains("its knobs are retrieval, probes, sampling"),
+            "{err}"
+        );
         let err = study.set(&mut design, "trees", "12.5").unwrap_err();
         assert!(err.contains("whole numbers from 10 to 300"), "{err}");
         let err = study.set(&mut design, "recalibrate", "maybe").unwrap_err();
