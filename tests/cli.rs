@@ -214,7 +214,7 @@ fn run_refuses_unknown_knobs_and_values_listing_the_valid_ones() {
     let (code, _, stderr) = casebook(&["run", "feed-ranking", "--set", "colour=red"]);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("its knobs are sampling, sample_rate"),
+        stderr.contains("its knobs are retrieval, probes, sampling, sample_rate"),
         "{stderr}"
     );
     let (code, _, stderr) = casebook(&["run", "feed-ranking", "--set", "model"]);
