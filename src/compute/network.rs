@@ -276,15 +276,15 @@ impl Network {
 
     /// The largest magnitude of each layer's input over `rows`, in fp32.
     fn input_ranges(&self, rows: Rows<'_>) -> Vec<f32> {
+        let layers: Vec<_> = self.layers.iter().map(super::cpu::Prepared::new).collect();
         let mut max = vec![0.0f32; self.layers.len()];
-        let mut x = Vec::new();
-        let mut y = Vec::new();
+        let (mut x, mut y, mut acc) = (Vec::new(), Vec::new(), Vec::new());
         for r in 0..rows.len() {
             x.clear();
             x.extend_from_slice(rows.row(r));
-            for (k, layer) in self.layers.iter().enumerate() {
+            for (k, layer) in layers.iter().enumerate() {
                 max[k] = x.iter().fold(max[k], |m, v| m.max(v.abs()));
-                super::cpu::dense_f32(layer, &x, &mut y);
+                layer.run(&x, &mut y, &mut acc);
                 std::mem::swap(&mut x, &mut y);
             }
         }
