@@ -35,7 +35,11 @@ impl<'a> Prepared<'a> {
                 }
             }
         }
-        Prepared { layer, columns, codes }
+        Prepared {
+            layer,
+            columns,
+            codes,
+        }
     }
 
     /// The layer on one input, at its precision.

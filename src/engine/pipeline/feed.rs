@@ -186,6 +186,7 @@ pub struct FeedPipeline {
     table: Memo<(u64, FeedParams, FeedFeatureOptions), RawTable>,
     monitoring: Memo<FeedDesign, MonitorReport>,
     towers: Memo<(u64, FeedParams), Towers>,
+    retrieval: Memo<(u64, FeedParams, RetrievalDesign), RetrievalReport>,
 }
 
 impl FeedPipeline {
@@ -210,6 +211,25 @@ impl FeedPipeline {
         };
         let report = self.monitoring.get_or_try(key, || {
             Ok::<_, PipelineError>(monitor_days(design, world, table, seed))
+        })?;
+        Ok((*report).clone())
+    }
+
+    /// The retrieval stage, memoized on the world and its own knobs (the
+    /// towers on the world alone).
+    fn retrieval(
+        &mut self,
+        world_key: &(u64, FeedParams),
+        world: &FeedWorld,
+        design: RetrievalDesign,
+        seed: Seed,
+    ) -> Result<RetrievalReport, PipelineError> {
+        let towers = self.towers.get_or_try(world_key.clone(), || {
+            Ok::<_, PipelineError>(train_towers(world, ONLINE_DAYS, seed))
+        })?;
+        let key = (world_key.0, world_key.1.clone(), design);
+        let report = self.retrieval.get_or_try(key, || {
+            Ok::<_, PipelineError>(retrieve(world, &towers, &design, ONLINE_DAYS, seed))
         })?;
         Ok((*report).clone())
     }
@@ -274,9 +294,7 @@ impl FeedPipeline {
             last.saturating_sub(ONLINE_DAYS)..last,
         );
         let ab = ab::run(&world, &served, design.ab, seed);
-        let towers = self.towers.get_or_try(world_key, || {
-            Ok::<_, PipelineError>(train_towers(&world, ONLINE_DAYS, seed))
-        })?;
+        let retrieval = self.retrieval(&world_key, &world, design.retrieval, seed)?;
         let monitoring = self.monitoring(design, &world, &table, seed)?;
 
         let [auc_like, auc_share, auc_hide] =
@@ -315,7 +333,7 @@ impl FeedPipeline {
                 test_click_rate: test_set.positive_rate(),
             },
             monitoring,
-            retrieval: retrieve(&world, &towers, &design.retrieval, ONLINE_DAYS, seed),
+            retrieval,
             training: model.training.clone(),
         })
     }

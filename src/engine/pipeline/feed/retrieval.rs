@@ -34,6 +34,12 @@ use crate::engine::world::feed::FeedWorld;
 /// How many of a user's truly most relevant live posts define recall.
 pub const RELEVANT_PER_USER: usize = 20;
 
+/// The towers train on at most this many of the latest impressions before
+/// the validation day: enough for every user and creator to be seen, and it
+/// keeps the first run of a large world short (0.6 M impressions would take
+/// about two seconds in the browser).
+pub const MAX_TOWER_ROWS: usize = 150_000;
+
 /// How candidates are retrieved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RetrievalMethod {
@@ -117,8 +123,8 @@ fn item(world: &FeedWorld, post: u32) -> Item {
     }
 }
 
-/// Trains the towers on every impression before the retrieval day (the
-/// day before it validates).
+/// Trains the towers on the latest [`MAX_TOWER_ROWS`] impressions before
+/// the day before the retrieval day, which validates.
 pub fn train_towers(world: &FeedWorld, online_days: u16, seed: Seed) -> Towers {
     let day = retrieval_day(world, online_days);
     let log = &world.impressions;
@@ -135,6 +141,8 @@ pub fn train_towers(world: &FeedWorld, online_days: u16, seed: Seed) -> Towers {
             valid.push(x);
         }
     }
+    // The log is in day order: keep its most recent rows.
+    let train = train.split_off(train.len().saturating_sub(MAX_TOWER_ROWS));
     let vocab = Vocab {
         users: world.user_count() as u32,
         posts: world.posts.creator.len() as u32,
