@@ -169,13 +169,7 @@ impl LogisticModel {
             return model;
         }
         model.precision = precision;
-        let mut bounds: Vec<usize> = self
-            .field_offset
-            .iter()
-            .chain(&self.bag_offset)
-            .copied()
-            .collect();
-        bounds.push(self.sparse.len());
+        let bounds = self.field_bounds();
         for pair in bounds.windows(2) {
             compute::round_group(&mut model.sparse[pair[0]..pair[1]], precision);
         }
@@ -201,6 +195,13 @@ impl LogisticModel {
         model
     }
 
+    /// Where each sparse and bag field's weights start in `sparse`, then
+    /// its end: field `f` holds `bounds[f]..bounds[f + 1]`.
+    fn field_bounds(&self) -> Vec<usize> {
+        let starts = self.field_offset.iter().chain(&self.bag_offset).copied();
+        starts.chain([self.sparse.len()]).collect()
+    }
+
     /// Bytes of the weights at the model's precision: the dense layer (or
     /// the bias) and each field's weights with, at int8, a scale per field.
     pub fn bytes(&self) -> u64 {
@@ -208,13 +209,7 @@ impl LogisticModel {
             return self.params() as u64 * 4;
         }
         let dense = self.dense_layer.as_ref().map_or(4, Network::bytes);
-        let mut bounds: Vec<usize> = self
-            .field_offset
-            .iter()
-            .chain(&self.bag_offset)
-            .copied()
-            .collect();
-        bounds.push(self.sparse.len());
+        let bounds = self.field_bounds();
         let sparse: u64 = bounds
             .windows(2)
             .map(|p| compute::table_bytes(p[1] - p[0], (p[1] - p[0]).max(1), self.precision))
