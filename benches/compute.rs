@@ -6,6 +6,9 @@
 //! the upload and read-back (the kernel alone is not timed separately here).
 //! Prints the median of several runs; quote speed only from real hardware.
 
+#[cfg(not(target_arch = "wasm32"))]
+mod common;
+
 #[cfg(target_arch = "wasm32")]
 fn main() {}
 
@@ -16,24 +19,14 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
+
+    use super::common::median_of;
 
     use casebook::compute::{
         Activation, Cpu, DenseLayer, Gpu, GpuOptions, Kernels, Network, Precision, Rows,
     };
     use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
-
-    fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
-        let mut times: Vec<Duration> = (0..runs)
-            .map(|_| {
-                let start = Instant::now();
-                f();
-                start.elapsed()
-            })
-            .collect();
-        times.sort();
-        times[runs / 2]
-    }
 
     fn random(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
         (0..n).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect()

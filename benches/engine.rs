@@ -1,8 +1,9 @@
 //! Engine speed on this machine: `cargo bench --bench engine`.
 //! Prints the median of several runs per case; BENCHMARKS.md records them.
 
+mod common;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use casebook::engine::data::Dataset;
 use casebook::engine::drift::{self, Detector, Reference, Thresholds};
@@ -16,19 +17,8 @@ use casebook::engine::pipeline::feed::{FeedDesign, FeedModel, FeedPipeline};
 use casebook::engine::rng::Seed;
 use casebook::engine::serving::{self, ServingConfig, Traffic};
 use casebook::engine::world::feed::{FeedParams, FeedWorld};
+use common::median_of;
 use rand::RngExt;
-
-fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
-}
 
 fn main() {
     // `cargo bench --bench engine -- NAME` runs only the cases whose name contains NAME.

@@ -2,7 +2,6 @@
 //! becomes the engine's [`ContentDesign`]. A knob the study does not offer
 //! keeps the engine's default.
 
-use crate::compute::Precision;
 use crate::engine::features::Scaling;
 use crate::engine::features::content::ContentFeatureOptions;
 use crate::engine::models::gbdt::GbdtConfig;
@@ -62,7 +61,6 @@ pub(crate) const KNOBS: &[KnobDef] = &[
         &["none", "standardize", "min_max", "log", "bucketize"],
     ),
     choice("model", &["keyword_rule", "logistic", "gbdt", "mlp"]),
-    choice("quantization", &["fp32", "f16", "int8"]),
     choice("fusion", &["early", "late"]),
     number("trees", 1.0, 500.0, true),
     number("max_depth", 1.0, 12.0, true),
@@ -312,7 +310,7 @@ pub(crate) fn content_design(params: &ContentParams, design: &Design) -> Content
         scaling,
         hash_buckets: design.number("hash_buckets", f64::from(base.hash_buckets)) as u32,
         model: model(design),
-        quantization: Precision::from_id(design.choice("quantization", "fp32")).unwrap_or_default(),
+        quantization: super::serving::precision(design),
         policy,
         ..base
     }

@@ -2,7 +2,6 @@
 //! engine's [`FeedDesign`]. A knob the study does not offer keeps the
 //! engine's default.
 
-use crate::compute::Precision;
 use crate::engine::drift::{Detector, RetrainPolicy};
 use crate::engine::features::feed::FeedFeatureOptions;
 use crate::engine::features::{Encoding, Scaling};
@@ -58,7 +57,6 @@ pub(crate) const KNOBS: &[KnobDef] = &[
         &["none", "standardize", "min_max", "log", "bucketize"],
     ),
     choice("model", &["popularity", "logistic", "gbdt", "mlp"]),
-    choice("quantization", &["fp32", "f16", "int8"]),
     choice("retrieval", &["popularity", "exact", "ivf"]),
     number("probes", 1.0, 64.0, true),
     number("trees", 1.0, 500.0, true),
@@ -310,7 +308,7 @@ pub(crate) fn feed_design(params: &FeedParams, design: &Design) -> FeedDesign {
         recalibrate: design.toggle("recalibrate", base.recalibrate),
         imbalance,
         model,
-        quantization: Precision::from_id(design.choice("quantization", "fp32")).unwrap_or_default(),
+        quantization: super::serving::precision(design),
         retrieval: retrieval_design(design, base.retrieval),
     }
 }

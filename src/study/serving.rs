@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::compute::Precision;
 use crate::engine::pipeline::ModelSummary;
 use crate::engine::serving::{
     self, Autoscale, Fallback, Hardware, HistogramBin, HourStats, ModelCost, Precompute,
@@ -18,6 +19,7 @@ use super::{Better, Metric};
 /// The serving knobs every world understands, with their outer bounds.
 pub(crate) const KNOBS: &[KnobDef] = &[
     choice("serving", &["online", "batch"]),
+    choice("quantization", &["fp32", "f16", "int8"]),
     number("batch_size", 1.0, 512.0, true),
     number("max_wait_ms", 0.0, 200.0, false),
     number("replicas", 1.0, 64.0, true),
@@ -26,6 +28,12 @@ pub(crate) const KNOBS: &[KnobDef] = &[
     number("qps", 0.5, 100.0, false),
     number("slo_ms", 5.0, 2000.0, false),
 ];
+
+/// The precision the `quantization` knob asks the trained model to be
+/// stored and served at (fp32 where a study does not offer it).
+pub(crate) fn precision(design: &Design) -> Precision {
+    Precision::from_id(design.choice("quantization", "fp32")).unwrap_or_default()
+}
 
 /// The serving report keys, with labels and which way is better.
 pub(crate) const METRICS: &[Metric] = &[
