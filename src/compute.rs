@@ -18,7 +18,10 @@ mod quant;
 #[cfg(target_arch = "wasm32")]
 mod web;
 
-pub use cpu::{Cpu, dot, forward as cpu_forward, int8_accumulators, top_k as cpu_top_k};
+pub use cpu::{
+    Cpu, dot, forward as cpu_forward, histogram as cpu_histogram, int8_accumulators,
+    top_k as cpu_top_k,
+};
 pub use gpu::{Gpu, GpuOptions, KERNELS as WGSL_KERNELS, MAX_K};
 pub use network::{
     Activation, ClassHistogram, DenseLayer, Int8Layer, Network, NetworkError, Rows, TopK,

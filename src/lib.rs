@@ -3,6 +3,7 @@
 //! The library holds everything; the binaries only start it. Dependencies
 //! point one way: `ui -> worker -> study -> engine -> compute` (see ARCHITECTURE.md).
 
+pub mod charts;
 pub mod compute;
 pub mod engine;
 mod markdown;

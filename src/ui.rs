@@ -5,6 +5,7 @@
 //! The engine runs in a Web Worker (`engine.rs`), never on the page's thread.
 
 mod address;
+mod charts;
 mod controls;
 mod engine;
 mod panic_panel;
@@ -14,6 +15,7 @@ use leptos::prelude::*;
 use crate::markdown::markdown_to_html;
 use crate::study::{Design, DesignStep, Study, bundled_studies, url};
 use crate::worker::protocol::{ClaimOutcome, Request, RunSummary, StudyRef};
+use charts::ChartPanel;
 use controls::{KnobControl, SeedControl};
 use engine::{Engine, EngineEvent};
 
@@ -162,7 +164,7 @@ fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> 
         </section>
         <div class="workspace">
             <StepNav step=step />
-            <StepPanel study=study step=step design=design engine=engine />
+            <StepPanel study=study step=step design=design engine=engine run=run />
             <Results study=study step=step run=run baseline=baseline />
         </div>
     }
@@ -219,6 +221,7 @@ fn StepPanel(
     step: RwSignal<DesignStep>,
     design: RwSignal<Design>,
     engine: StoredValue<Engine, LocalStorage>,
+    run: RwSignal<RunState>,
 ) -> impl IntoView {
     let current = move || {
         let s = step.get();
@@ -235,6 +238,8 @@ fn StepPanel(
             .map(|k| view! { <KnobControl knob=k.clone() design=design /> })
             .collect_view();
         let has_knobs = !s.knobs.is_empty();
+        let charts = s.charts.clone();
+        let has_charts = !charts.is_empty();
         let claims: Vec<_> = study.with(|st| {
             st.claims
                 .iter()
@@ -296,6 +301,7 @@ fn StepPanel(
                         {knobs}
                     </section>
                 })}
+                {has_charts.then(|| view! { <ChartPanel charts=charts run=run /> })}
                 <section class="claims" aria-label="Lessons of this step">
                     <h3>"Lessons"</h3>
                     <ul>{claim_views}</ul>

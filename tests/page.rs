@@ -6,6 +6,7 @@
 //! to name another folder), `chromium` and `chromedriver` on PATH. `make test`
 //! provides all three; `cargo test --features page-tests --test page` runs it.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -143,6 +144,54 @@ async fn a_link_opens_the_other_study_and_runs_it() {
         .expect("a number");
     assert!(pr_auc > 0.1 && pr_auc < 1.0, "PR-AUC {pr_auc}");
     browser.screenshot("content-data-step").await;
+    browser.close().await;
+}
+
+/// The model step's charts are drawn from the run on canvases sized for the
+/// screen, say the number the cards show, and redraw when a knob changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn charts_draw_the_run_and_redraw_when_a_knob_changes() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    browser
+        .client
+        .goto(&format!("{base}?step=model"))
+        .await
+        .expect("page loads");
+    let auc = browser.card_after_run("offline.auc").await;
+    let study = &casebook::bundled_studies().expect("bundled studies")[0];
+    let step = study
+        .steps
+        .iter()
+        .find(|s| s.step == DesignStep::ModelAndOfflineEvaluation)
+        .expect("a model step");
+    let before = browser.drawn_charts(&step.charts).await;
+    let roc = &before["roc"];
+    assert_eq!(roc.caption, format!("ROC-AUC {auc}"));
+    for (id, chart) in &before {
+        // Drawn at the element's size times the pixel ratio, with ink on it.
+        assert!(chart.width >= 300 && chart.height >= 180, "{id}: {chart:?}");
+        assert!(chart.inked > 0.02, "{id} is blank: {chart:?}");
+    }
+    browser
+        .client
+        .execute("document.querySelector('.charts').scrollIntoView()", vec![])
+        .await
+        .expect("scroll");
+    browser.screenshot("model-step-charts").await;
+
+    let select = browser
+        .client
+        .find(Locator::Css("select[data-knob=model]"))
+        .await
+        .expect("the model knob");
+    select.select_by_value("gbdt").await.expect("choose GBDT");
+    let auc_after = browser.wait_for_card_change("offline.auc", &auc).await;
+    let after = browser.drawn_charts(&step.charts).await;
+    assert_eq!(after["roc"].caption, format!("ROC-AUC {auc_after}"));
+    for (id, chart) in &after {
+        assert_ne!(chart.pixels, before[id].pixels, "{id} was not redrawn");
+    }
     browser.close().await;
 }
 
@@ -392,6 +441,18 @@ async fn an_engine_that_cannot_start_is_reported() {
     browser.close().await;
 }
 
+/// A chart as the page drew it.
+#[derive(Debug)]
+struct DrawnChart {
+    caption: String,
+    width: u32,
+    height: u32,
+    /// Share of the canvas's pixels that are not the white background.
+    inked: f64,
+    /// A hash of the canvas's pixels.
+    pixels: u64,
+}
+
 struct Browser {
     client: Client,
     driver: Child,
@@ -528,6 +589,53 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits for every chart in `charts` to be drawn after a finished run,
+    /// and reads each one's caption and canvas.
+    async fn drawn_charts(&self, charts: &[casebook::Chart]) -> BTreeMap<String, DrawnChart> {
+        let mut out = BTreeMap::new();
+        for chart in charts {
+            let css = format!("[data-chart={}][data-drawn=true]", chart.id());
+            self.client
+                .wait()
+                .at_most(Duration::from_secs(30))
+                .for_element(Locator::Css(&css))
+                .await
+                .unwrap_or_else(|e| panic!("{css} appears: {e}"));
+            let read = self
+                .client
+                .execute(
+                    "const f = document.querySelector(arguments[0]);
+                     const c = f.querySelector('canvas');
+                     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                     let inked = 0, hash = 0;
+                     for (let i = 0; i < d.length; i += 4) {
+                       if (d[i] < 235 || d[i + 1] < 235 || d[i + 2] < 235) inked++;
+                       hash = (hash * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) >>> 0;
+                     }
+                     return [f.querySelector('[data-testid=chart-summary]').textContent,
+                             c.width, c.height, inked / (d.length / 4), hash];",
+                    vec![serde_json::Value::String(format!(
+                        "[data-chart={}]",
+                        chart.id()
+                    ))],
+                )
+                .await
+                .expect("the canvas reads back");
+            let field = |i: usize| read[i].as_f64().unwrap_or(f64::NAN);
+            out.insert(
+                chart.id().to_owned(),
+                DrawnChart {
+                    caption: read[0].as_str().unwrap_or_default().to_owned(),
+                    width: field(1) as u32,
+                    height: field(2) as u32,
+                    inked: field(3),
+                    pixels: field(4) as u64,
+                },
+            );
+        }
+        out
     }
 
     async fn text(&self, css: &str) -> String {

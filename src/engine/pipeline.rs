@@ -5,7 +5,10 @@
 //! knob never regenerates the world, and changing nothing reruns nothing.
 
 pub mod content;
+mod curves;
 pub mod feed;
+
+pub use curves::{CURVE_POINTS, Curves, SCORE_BINS};
 
 use crate::compute::Precision;
 use std::sync::Arc;

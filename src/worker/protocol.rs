@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::charts::ChartData;
 use crate::study::{ClaimResult, Design, Report, Study};
 
 /// Which study a request is about.
@@ -93,6 +94,9 @@ pub struct RunSummary {
     /// [`Report::metrics`]: every number under its dotted key.
     #[serde(with = "exact_map")]
     pub metrics: BTreeMap<String, f64>,
+    /// What the charts draw.
+    #[serde(with = "toml_text")]
+    pub charts: Box<ChartData>,
 }
 
 impl From<&Report> for RunSummary {
@@ -102,6 +106,7 @@ impl From<&Report> for RunSummary {
             seed: report.seed,
             backend: report.backend.clone(),
             metrics: report.metrics(),
+            charts: Box::new(ChartData::from(report)),
         }
     }
 }
@@ -203,6 +208,25 @@ mod exact_map {
     }
 }
 
+/// A value as TOML text inside the JSON message: JSON has no NaN or
+/// infinity, and a chart's series may hold them (an undefined p-value).
+mod toml_text {
+    use serde::de::DeserializeOwned;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        let text = toml::to_string(value).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<T, D::Error> {
+        let text = String::deserialize(d)?;
+        toml::from_str(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,13 +255,35 @@ mod tests {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
+            charts: Box::new(ChartData {
+                hourly: vec![[1.0, f64::NAN, 2.0]],
+                cost: vec![("Serving, one day".to_owned(), f64::INFINITY)],
+                ab: Some(crate::charts::AbData {
+                    p_value: f64::NAN,
+                    ..Default::default()
+                }),
+                ..ChartData::default()
+            }),
         };
         let reply = Reply::Ran {
             generation: 7,
             report: Ok(summary.clone()),
             baseline: None,
         };
-        assert_eq!(decode::<Reply>(&encode(&reply)).unwrap(), reply);
+        let Reply::Ran {
+            generation: 7,
+            report: Ok(back),
+            baseline: None,
+        } = decode::<Reply>(&encode(&reply)).unwrap()
+        else {
+            panic!("not the reply sent");
+        };
+        assert_eq!(back.metrics, summary.metrics);
+        // Charts' NaN and infinity survive the JSON message.
+        assert!(back.charts.hourly[0][1].is_nan());
+        assert_eq!(back.charts.hourly[0][2].to_bits(), 2.0f64.to_bits());
+        assert_eq!(back.charts.cost, summary.charts.cost);
+        assert!(back.charts.ab.is_some_and(|ab| ab.p_value.is_nan()));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::compute::Precision;
 
-use super::{Memo, ModelSummary, PipelineError, check_design};
+use super::{Curves, Memo, ModelSummary, PipelineError, check_design};
 use crate::engine::data::Dataset;
 use crate::engine::features::content::{ContentFeatureOptions, raw_table, text_columns};
 use crate::engine::features::{Encoding, FeatureSpec, RawTable, Scaling, fit};
@@ -215,6 +215,9 @@ pub struct ContentReport {
     pub data: ContentData,
     pub training: TrainingCurve,
     pub policy: PolicyOutcome,
+    /// The test rows' curves, for the charts; the confusion matrix is at the
+    /// policy's removal threshold.
+    pub curves: Curves,
 }
 
 /// Offline metrics on the test posts against the ground truth (any harm).
@@ -371,7 +374,8 @@ impl ContentPipeline {
             .iter()
             .map(|&i| u8::from(table.label[i] > 0.5))
             .collect();
-        let report = binary_report(&labels, &scores, 0.5, 10)?;
+        let report = binary_report(&labels, &scores, design.policy.high, 10)?;
+        let curves = Curves::new(&report, &labels, &scores, design.policy.high)?;
         let recall_at_precision_90 = report.sweep.recall_at_precision(0.9)?.recall;
         let offline = ContentOffline {
             auc: report.roc_auc,
@@ -390,6 +394,7 @@ impl ContentPipeline {
             data,
             training,
             policy: apply_policy(&world, test, &scores, &design.policy),
+            curves,
         })
     }
 }

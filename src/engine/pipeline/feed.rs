@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::compute::Precision;
 
-use super::Memo;
+use super::{Curves, Memo};
 pub use super::{ModelSummary, PipelineError};
 use crate::engine::data::Dataset;
 use crate::engine::features::feed::{FeedFeatureOptions, ServingRows, raw_table, serving_table};
@@ -118,6 +118,8 @@ pub struct FeedReport {
     pub model: ModelSummary,
     pub data: DataSummary,
     pub training: TrainingCurve,
+    /// The test rows' curves, for the charts.
+    pub curves: Curves,
 }
 
 /// Offline metrics on the test rows (clicks as labels, sessions as queries).
@@ -301,6 +303,7 @@ impl FeedPipeline {
             task_aucs(&world, &parts.test, trained, &test_set, &scores);
         let labels: Vec<u8> = test_set.label.iter().map(|&y| u8::from(y > 0.5)).collect();
         let report = binary_report(&labels, &scores, 0.5, 10)?;
+        let curves = Curves::new(&report, &labels, &scores, 0.5)?;
         let ranked = RankedQueries::new(&labels, &scores, &test_set.group)?;
         let ndcg = ranked.ndcg_at_k(10)?;
         Ok(FeedReport {
@@ -335,6 +338,7 @@ impl FeedPipeline {
             monitoring,
             retrieval,
             training: model.training.clone(),
+            curves,
         })
     }
 }

@@ -1,0 +1,300 @@
+//! The charts: what each one draws, taken from a run's [`Report`]
+//! ([`ChartData`], which the engine's worker sends to the page with the
+//! metrics), and the drawing itself ([`draw`]), one function per chart,
+//! generic over plotters' backends: the page draws on a canvas, the tests
+//! draw the same calls as SVG and read them.
+//!
+//! A chart draws one or more [`Series`]: the current design, and in compare
+//! mode the pinned one beside it, each in its own colour of a
+//! colour-blind-safe palette (Okabe and Ito's).
+
+mod draw;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::pipeline::Curves;
+use crate::study::{Report, StudyReport};
+
+pub use draw::{ChartError, Theme, draw};
+
+use crate::study::Chart;
+
+/// Every series the charts of one run draw.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChartData {
+    /// The classifier's test rows (ROC, PR, calibration, scores, confusion).
+    pub curves: Option<CurveData>,
+    pub loss: LossData,
+    pub latency: LatencyData,
+    /// One point per simulated hour: `[offered QPS, p99 ms, replicas]`.
+    pub hourly: Vec<[f64; 3]>,
+    /// Cost bars: what is paid for, in dollars.
+    pub cost: Vec<(String, f64)>,
+    /// The A/B test, where the study runs one.
+    pub ab: Option<AbData>,
+    /// The monitored days, where the study monitors.
+    pub drift: Option<Vec<DriftDay>>,
+}
+
+/// The classifier's curves, with the headline numbers their captions quote.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CurveData {
+    pub roc: Vec<[f64; 2]>,
+    pub pr: Vec<[f64; 2]>,
+    pub reliability: Vec<[f64; 3]>,
+    pub scores_negative: Vec<u32>,
+    pub scores_positive: Vec<u32>,
+    /// The decision threshold, where the study makes one (the confusion
+    /// matrix is at it; 0.5 otherwise).
+    pub threshold: Option<f64>,
+    pub confusion: [u64; 4],
+    pub auc: f64,
+    pub pr_auc: f64,
+    pub ece: f64,
+}
+
+/// Log loss per epoch and the epoch whose weights were kept (empty for a
+/// model that does not train, such as a popularity ranker).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossData {
+    pub train: Vec<f64>,
+    pub valid: Vec<f64>,
+    pub best_epoch: usize,
+}
+
+/// The latency distribution as log-linear buckets `[low ms, high ms,
+/// requests]`, its percentiles and the SLO.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyData {
+    pub buckets: Vec<[f64; 3]>,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub slo_ms: f64,
+}
+
+/// An A/B test's difference (treatment minus control) with its 95%
+/// interval, in the unit `metric` names.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AbData {
+    pub metric: String,
+    pub difference: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub p_value: f64,
+    pub users_per_arm: u32,
+}
+
+/// One monitored day.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DriftDay {
+    pub day: u16,
+    /// The deployed model's online CTR, and the production ranking's.
+    pub ctr: f64,
+    pub ctr_baseline: f64,
+    pub statistic: f64,
+    pub alert: bool,
+    pub retrained: bool,
+}
+
+/// One design's data on a chart, under the name its legend shows.
+#[derive(Clone, Copy, Debug)]
+pub struct Series<'a> {
+    pub label: &'a str,
+    pub data: &'a ChartData,
+}
+
+impl From<&Report> for ChartData {
+    fn from(report: &Report) -> ChartData {
+        let s = &report.serving;
+        let latency = LatencyData {
+            buckets: s
+                .histogram
+                .iter()
+                .map(|b| [b.lo_ms, b.hi_ms, b.count as f64])
+                .collect(),
+            p50_ms: s.p50_ms,
+            p95_ms: s.p95_ms,
+            p99_ms: s.p99_ms,
+            slo_ms: s.slo_ms,
+        };
+        let hourly = s
+            .hourly
+            .iter()
+            .map(|h| [h.qps, h.p99_ms, h.replicas])
+            .collect();
+        let serving_cost = s.cost_per_million * s.requests as f64 / 1e6;
+        let mut cost = vec![("Serving, one day".to_owned(), serving_cost)];
+        let mut data = ChartData {
+            latency,
+            hourly,
+            ..ChartData::default()
+        };
+        match &report.result {
+            StudyReport::Feed(r) => {
+                data.curves = Some(curve_data(
+                    &r.curves,
+                    false,
+                    r.offline.auc,
+                    r.offline.pr_auc,
+                    r.offline.ece,
+                ));
+                data.loss = LossData {
+                    train: r.training.train_loss.clone(),
+                    valid: r.training.valid_loss.clone(),
+                    best_epoch: r.training.best_epoch,
+                };
+                data.ab = Some(AbData {
+                    metric: "Clicks per user, treatment − control".to_owned(),
+                    difference: r.ab.difference,
+                    ci_low: r.ab.ci_low,
+                    ci_high: r.ab.ci_high,
+                    p_value: r.ab.p_value,
+                    users_per_arm: r.ab.users_per_arm,
+                });
+                data.drift = Some(
+                    r.monitoring
+                        .days
+                        .iter()
+                        .map(|d| DriftDay {
+                            day: d.day,
+                            ctr: d.ctr,
+                            ctr_baseline: d.ctr_logging_policy,
+                            statistic: d.drift_statistic,
+                            alert: d.alert,
+                            retrained: d.retrained,
+                        })
+                        .collect(),
+                );
+            }
+            StudyReport::Content(r) => {
+                data.curves = Some(curve_data(
+                    &r.curves,
+                    true,
+                    r.offline.auc,
+                    r.offline.pr_auc,
+                    r.offline.ece,
+                ));
+                data.loss = LossData {
+                    train: r.training.train_loss.clone(),
+                    valid: r.training.valid_loss.clone(),
+                    best_epoch: r.training.best_epoch,
+                };
+                cost.push(("Labels".to_owned(), r.data.label_cost));
+            }
+        }
+        data.cost = cost;
+        data
+    }
+}
+
+fn curve_data(c: &Curves, decides: bool, auc: f64, pr_auc: f64, ece: f64) -> CurveData {
+    CurveData {
+        roc: c.roc.clone(),
+        pr: c.pr.clone(),
+        reliability: c.reliability.clone(),
+        scores_negative: c.scores_negative.clone(),
+        scores_positive: c.scores_positive.clone(),
+        threshold: decides.then_some(c.threshold),
+        confusion: c.confusion,
+        auc,
+        pr_auc,
+        ece,
+    }
+}
+
+/// The chart's title, as its figure shows it.
+pub fn title(chart: Chart) -> &'static str {
+    match chart {
+        Chart::Roc => "ROC curve",
+        Chart::Pr => "Precision and recall",
+        Chart::Calibration => "Calibration",
+        Chart::Loss => "Training and validation loss",
+        Chart::Confusion => "Confusion matrix",
+        Chart::Scores => "Scores by true class",
+        Chart::Latency => "Latency distribution",
+        Chart::Throughput => "Latency under load",
+        Chart::AbTest => "A/B test",
+        Chart::Drift => "Drift and retraining",
+        Chart::Cost => "Cost",
+    }
+}
+
+/// One sentence saying what the chart shows for the first series, for
+/// screen readers and the figure's caption; `None` when the run has no data
+/// for this chart.
+pub fn describe(chart: Chart, data: &ChartData) -> Option<String> {
+    let curves = data.curves.as_ref();
+    let text = match chart {
+        Chart::Roc => format!("ROC-AUC {:.4}", curves?.auc),
+        Chart::Pr => format!("Average precision {:.4}", curves?.pr_auc),
+        Chart::Calibration => format!("Expected calibration error {:.4}", curves?.ece),
+        Chart::Loss => {
+            let best = data.loss.valid.get(data.loss.best_epoch)?;
+            format!(
+                "{} epochs; best validation loss {best:.4} at epoch {}",
+                data.loss.valid.len(),
+                data.loss.best_epoch + 1
+            )
+        }
+        Chart::Confusion => {
+            let c = curves?;
+            let [tn, fp, fn_, tp] = c.confusion;
+            format!(
+                "At threshold {}: {tp} true positives, {fp} false positives, {fn_} false negatives, {tn} true negatives",
+                c.threshold.unwrap_or(0.5)
+            )
+        }
+        Chart::Scores => {
+            let c = curves?;
+            let positives: u32 = c.scores_positive.iter().sum();
+            let negatives: u32 = c.scores_negative.iter().sum();
+            format!("{positives} positive and {negatives} negative test rows")
+        }
+        Chart::Latency => {
+            let l = &data.latency;
+            if l.buckets.is_empty() {
+                return None;
+            }
+            format!(
+                "p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms against an SLO of {} ms",
+                l.p50_ms, l.p95_ms, l.p99_ms, l.slo_ms
+            )
+        }
+        Chart::Throughput => {
+            let busiest = data.hourly.iter().max_by(|a, b| a[0].total_cmp(&b[0]))?;
+            format!(
+                "At the busiest hour, {:.1} requests per second, p99 {:.1} ms",
+                busiest[0], busiest[1]
+            )
+        }
+        Chart::AbTest => {
+            let ab = data.ab.as_ref()?;
+            format!(
+                "Difference {:+.4} (95% interval {:+.4} to {:+.4}), p = {:.3}, {} users per arm",
+                ab.difference, ab.ci_low, ab.ci_high, ab.p_value, ab.users_per_arm
+            )
+        }
+        Chart::Drift => {
+            let days = data.drift.as_ref()?;
+            let alerts = days.iter().filter(|d| d.alert).count();
+            let retrains = days.iter().filter(|d| d.retrained).count();
+            format!(
+                "{} days monitored, {alerts} alerts, {retrains} retrainings",
+                days.len()
+            )
+        }
+        Chart::Cost => {
+            let parts: Vec<String> = data
+                .cost
+                .iter()
+                .map(|(what, dollars)| format!("{what} ${dollars:.2}"))
+                .collect();
+            if parts.is_empty() {
+                return None;
+            }
+            parts.join(", ")
+        }
+    };
+    Some(text)
+}

@@ -1,0 +1,1018 @@
+//! Drawing each chart with plotters, on any backend. Sizes are in CSS
+//! pixels times [`Theme::scale`], so a canvas sized for the screen's pixel
+//! ratio draws crisp lines and text.
+
+use std::ops::Range;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use thiserror::Error;
+
+#[cfg(test)]
+use super::ChartData;
+use super::{Series, describe};
+use crate::study::Chart;
+
+/// Why a chart could not be drawn (the backend failed: a lost canvas).
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("the chart could not be drawn: {0}")]
+pub struct ChartError(String);
+
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for ChartError {
+    fn from(e: DrawingAreaErrorKind<E>) -> ChartError {
+        ChartError(e.to_string())
+    }
+}
+
+/// Light or dark, following the page, and the device pixels per CSS pixel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Theme {
+    pub dark: bool,
+    pub scale: f64,
+}
+
+impl Default for Theme {
+    fn default() -> Theme {
+        Theme {
+            dark: false,
+            scale: 1.0,
+        }
+    }
+}
+
+/// The Okabe-Ito colours the charts use, readable with any common colour
+/// vision deficiency.
+const ORANGE: RGBColor = RGBColor(0xe6, 0x9f, 0x00);
+const SKY_BLUE: RGBColor = RGBColor(0x56, 0xb4, 0xe9);
+const BLUE: RGBColor = RGBColor(0x00, 0x72, 0xb2);
+const GREEN: RGBColor = RGBColor(0x00, 0x9e, 0x73);
+const VERMILLION: RGBColor = RGBColor(0xd5, 0x5e, 0x00);
+
+impl Theme {
+    /// The page's surface colour (`--surface` in the stylesheet).
+    fn background(self) -> RGBColor {
+        if self.dark {
+            RGBColor(0x1d, 0x20, 0x26)
+        } else {
+            WHITE
+        }
+    }
+
+    fn ink(self) -> RGBColor {
+        if self.dark {
+            RGBColor(0xe8, 0xea, 0xee)
+        } else {
+            RGBColor(0x1d, 0x1f, 0x23)
+        }
+    }
+
+    fn muted(self) -> RGBColor {
+        if self.dark {
+            RGBColor(0xa3, 0xaa, 0xb6)
+        } else {
+            RGBColor(0x5b, 0x62, 0x70)
+        }
+    }
+
+    fn grid(self) -> RGBColor {
+        if self.dark {
+            RGBColor(0x34, 0x39, 0x44)
+        } else {
+            RGBColor(0xe6, 0xe8, 0xeb)
+        }
+    }
+
+    /// The colour of the `i`th series: the current design, then the pinned
+    /// one.
+    fn series(self, i: usize) -> RGBColor {
+        match (i % 2, self.dark) {
+            (0, false) => BLUE,
+            (0, true) => SKY_BLUE,
+            _ => ORANGE,
+        }
+    }
+
+    fn px(self, css: f64) -> u32 {
+        (css * self.scale).round().max(1.0) as u32
+    }
+
+    fn font(self, css: f64) -> TextStyle<'static> {
+        ("sans-serif", css * self.scale)
+            .into_font()
+            .color(&self.ink())
+    }
+
+    fn line(self, color: RGBColor, css: f64) -> ShapeStyle {
+        color.stroke_width(self.px(css))
+    }
+}
+
+type Area<DB> = DrawingArea<DB, Shift>;
+type Plane<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws `chart` for `series` (the first is the current design) on `area`,
+/// or says the run did not measure it.
+///
+/// # Errors
+/// The backend failing.
+pub fn draw<DB: DrawingBackend>(
+    chart: Chart,
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    area.fill(&theme.background())?;
+    let measured = series
+        .first()
+        .is_some_and(|s| describe(chart, s.data).is_some());
+    if measured {
+        match chart {
+            Chart::Roc => roc(series, area, theme)?,
+            Chart::Pr => pr(series, area, theme)?,
+            Chart::Calibration => calibration(series, area, theme)?,
+            Chart::Loss => loss(series, area, theme)?,
+            Chart::Confusion => confusion(series, area, theme)?,
+            Chart::Scores => scores(series, area, theme)?,
+            Chart::Latency => latency(series, area, theme)?,
+            Chart::Throughput => throughput(series, area, theme)?,
+            Chart::AbTest => ab_test(series, area, theme)?,
+            Chart::Drift => drift(series, area, theme)?,
+            Chart::Cost => cost(series, area, theme)?,
+        }
+    } else {
+        let (w, h) = area.dim_in_pixel();
+        area.draw(&Text::new(
+            "Not measured by this study",
+            (half(w), half(h)),
+            theme.font(14.0).color(&theme.muted()).pos(CENTER),
+        ))?;
+    }
+    area.present()?;
+    Ok(())
+}
+
+/// Half of a pixel size, as a pixel coordinate.
+fn half(pixels: u32) -> i32 {
+    i32::try_from(pixels / 2).unwrap_or(i32::MAX)
+}
+
+const CENTER: Pos = Pos {
+    h_pos: HPos::Center,
+    v_pos: VPos::Center,
+};
+
+/// A plane with labelled axes and a light grid.
+fn plane<'a, DB: DrawingBackend>(
+    area: &'a Area<DB>,
+    theme: Theme,
+    x: Range<f64>,
+    y: Range<f64>,
+    descriptions: (&str, &str),
+) -> Result<Plane<'a, DB>, ChartError> {
+    plane_counting(area, theme, x, y, descriptions, false)
+}
+
+/// A plane whose x axis counts (epochs, days) when `counting`.
+fn plane_counting<'a, DB: DrawingBackend>(
+    area: &'a Area<DB>,
+    theme: Theme,
+    x: Range<f64>,
+    y: Range<f64>,
+    (x_desc, y_desc): (&str, &str),
+    counting: bool,
+) -> Result<Plane<'a, DB>, ChartError> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(theme.px(10.0))
+        .x_label_area_size(theme.px(42.0))
+        .y_label_area_size(theme.px(58.0))
+        .build_cartesian_2d(x, y)?;
+    let whole = |x: &f64| format!("{x:.0}");
+    let mut mesh = chart.configure_mesh();
+    if counting {
+        mesh.x_label_formatter(&whole);
+    }
+    mesh.x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_labels(6)
+        .y_labels(6)
+        .label_style(theme.font(11.0))
+        .axis_desc_style(theme.font(12.0))
+        .bold_line_style(theme.grid())
+        .light_line_style(TRANSPARENT)
+        .axis_style(theme.muted())
+        .draw()?;
+    Ok(chart)
+}
+
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Plane<'a, DB>,
+    theme: Theme,
+    position: SeriesLabelPosition,
+) -> Result<(), ChartError> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .margin(theme.px(8.0))
+        .background_style(theme.background().mix(0.85))
+        .border_style(theme.grid())
+        .label_font(theme.font(11.0))
+        .draw()?;
+    Ok(())
+}
+
+/// A legend swatch: a short line in `style`.
+fn swatch(style: ShapeStyle, theme: Theme) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    let w = half(theme.px(36.0));
+    move |(x, y)| PathElement::new(vec![(x, y), (x + w, y)], style)
+}
+
+/// A dashed reference line through `points`, with its legend entry.
+fn reference<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Plane<'a, DB>,
+    theme: Theme,
+    points: Vec<(f64, f64)>,
+    color: RGBColor,
+    label: &str,
+) -> Result<(), ChartError> {
+    let style = theme.line(color, 1.5);
+    chart
+        .draw_series(DashedLineSeries::new(
+            points,
+            theme.px(5.0),
+            theme.px(4.0),
+            style,
+        ))?
+        .label(label)
+        .legend(swatch(style, theme));
+    Ok(())
+}
+
+fn roc<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    let mut chart = plane(
+        area,
+        theme,
+        0.0..1.0,
+        0.0..1.0,
+        ("False positive rate", "True positive rate"),
+    )?;
+    reference(
+        &mut chart,
+        theme,
+        vec![(0.0, 0.0), (1.0, 1.0)],
+        theme.muted(),
+        "Chance",
+    )?;
+    for (i, s) in series.iter().enumerate() {
+        let Some(c) = &s.data.curves else { continue };
+        let style = theme.line(theme.series(i), 2.0);
+        chart
+            .draw_series(LineSeries::new(c.roc.iter().map(|p| (p[0], p[1])), style))?
+            .label(format!("{} (AUC {:.3})", s.label, c.auc))
+            .legend(swatch(style, theme));
+    }
+    legend(&mut chart, theme, SeriesLabelPosition::LowerRight)
+}
+
+fn pr<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    let mut chart = plane(area, theme, 0.0..1.0, 0.0..1.0, ("Recall", "Precision"))?;
+    if let Some(c) = series.first().and_then(|s| s.data.curves.as_ref()) {
+        let positives: u32 = c.scores_positive.iter().sum();
+        let all = positives + c.scores_negative.iter().sum::<u32>();
+        let base = f64::from(positives) / f64::from(all.max(1));
+        reference(
+            &mut chart,
+            theme,
+            vec![(0.0, base), (1.0, base)],
+            theme.muted(),
+            "Prevalence",
+        )?;
+    }
+    for (i, s) in series.iter().enumerate() {
+        let Some(c) = &s.data.curves else { continue };
+        let style = theme.line(theme.series(i), 2.0);
+        chart
+            .draw_series(LineSeries::new(c.pr.iter().map(|p| (p[0], p[1])), style))?
+            .label(format!("{} (AP {:.3})", s.label, c.pr_auc))
+            .legend(swatch(style, theme));
+    }
+    legend(&mut chart, theme, SeriesLabelPosition::UpperRight)
+}
+
+/// The smallest of 1, 2 or 5 times a power of ten at or above `x`.
+fn nice_ceiling(x: f64) -> f64 {
+    if !(x > 0.0 && x.is_finite()) {
+        return 1.0;
+    }
+    let mut power = 1.0;
+    while power > x {
+        power /= 10.0;
+    }
+    while power * 10.0 <= x {
+        power *= 10.0;
+    }
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|&v| v >= x * (1.0 - 1e-12))
+        .unwrap_or(10.0 * power)
+}
+
+fn calibration<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    // Click-through rates live near zero: the axes stop above the largest
+    // bin instead of at 1.
+    let top = series
+        .iter()
+        .filter_map(|s| s.data.curves.as_ref())
+        .flat_map(|c| c.reliability.iter().map(|b| b[0].max(b[1])))
+        .fold(0.0, f64::max);
+    let top = nice_ceiling(top * 1.05).min(1.0);
+    let mut chart = plane(
+        area,
+        theme,
+        0.0..top,
+        0.0..top,
+        ("Mean predicted probability", "Observed positive rate"),
+    )?;
+    reference(
+        &mut chart,
+        theme,
+        vec![(0.0, 0.0), (top, top)],
+        theme.muted(),
+        "Perfectly calibrated",
+    )?;
+    for (i, s) in series.iter().enumerate() {
+        let Some(c) = &s.data.curves else { continue };
+        let color = theme.series(i);
+        let style = theme.line(color, 2.0);
+        let points: Vec<(f64, f64)> = c.reliability.iter().map(|b| (b[0], b[1])).collect();
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), style))?
+            .label(format!("{} (ECE {:.3})", s.label, c.ece))
+            .legend(swatch(style, theme));
+        let r = theme.px(3.5);
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, r, color.filled())))?;
+    }
+    legend(&mut chart, theme, SeriesLabelPosition::UpperLeft)
+}
+
+fn loss<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    let values = || {
+        series
+            .iter()
+            .flat_map(|s| s.data.loss.train.iter().chain(&s.data.loss.valid))
+            .copied()
+            .filter(|v| v.is_finite())
+    };
+    let low = values().fold(f64::INFINITY, f64::min);
+    let high = values().fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((high - low) * 0.08).max(1e-4);
+    let epochs = series
+        .iter()
+        .map(|s| s.data.loss.valid.len().max(s.data.loss.train.len()))
+        .max()
+        .unwrap_or(1)
+        .max(2);
+    let mut chart = plane_counting(
+        area,
+        theme,
+        1.0..epochs as f64,
+        (low - pad)..(high + pad),
+        ("Epoch", "Log loss"),
+        true,
+    )?;
+    for (i, s) in series.iter().enumerate() {
+        let color = theme.series(i);
+        let l = &s.data.loss;
+        let by_epoch = |v: &[f64]| -> Vec<(f64, f64)> {
+            v.iter()
+                .enumerate()
+                .map(|(e, &x)| ((e + 1) as f64, x))
+                .collect()
+        };
+        let train = theme.line(color, 2.0);
+        chart
+            .draw_series(DashedLineSeries::new(
+                by_epoch(&l.train),
+                theme.px(5.0),
+                theme.px(4.0),
+                train,
+            ))?
+            .label(format!("{}: training", s.label))
+            .legend(swatch(train, theme));
+        let valid = theme.line(color, 2.5);
+        chart
+            .draw_series(LineSeries::new(by_epoch(&l.valid), valid))?
+            .label(format!("{}: validation", s.label))
+            .legend(swatch(valid, theme));
+        if let Some(&best) = l.valid.get(l.best_epoch) {
+            let at = ((l.best_epoch + 1) as f64, best);
+            chart.draw_series([Circle::new(at, theme.px(5.0), color.filled())])?;
+        }
+    }
+    legend(&mut chart, theme, SeriesLabelPosition::UpperRight)
+}
+
+fn confusion<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    let shown: Vec<_> = series
+        .iter()
+        .filter_map(|s| Some((s.label, s.data.curves.as_ref()?)))
+        .collect();
+    let panels = area.split_evenly((1, shown.len().max(1)));
+    for (i, ((label, c), panel)) in shown.iter().zip(&panels).enumerate() {
+        let mut chart = ChartBuilder::on(panel)
+            .margin(theme.px(10.0))
+            .caption(
+                format!("{label}, threshold {}", c.threshold.unwrap_or(0.5)),
+                theme.font(12.0),
+            )
+            .x_label_area_size(theme.px(42.0))
+            .y_label_area_size(theme.px(70.0))
+            .build_cartesian_2d((0u32..2u32).into_segmented(), (0u32..2u32).into_segmented())?;
+        let name = |v: &SegmentValue<u32>| match v {
+            SegmentValue::CenterOf(0) => "Negative".to_owned(),
+            SegmentValue::CenterOf(1) => "Positive".to_owned(),
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("Predicted")
+            .y_desc("Actual")
+            .x_label_formatter(&name)
+            .y_label_formatter(&name)
+            .label_style(theme.font(11.0))
+            .axis_desc_style(theme.font(12.0))
+            .axis_style(theme.muted())
+            .draw()?;
+        let total = c.confusion.iter().sum::<u64>().max(1) as f64;
+        let color = theme.series(i);
+        // [tn, fp, fn, tp]: (predicted, actual) cells.
+        let cells = [(0, 0), (1, 0), (0, 1), (1, 1)];
+        for (&(x, y), &count) in cells.iter().zip(&c.confusion) {
+            let share = count as f64 / total;
+            let fill = color.mix(0.12 + 0.75 * share.sqrt()).filled();
+            chart.draw_series([Rectangle::new(
+                [
+                    (SegmentValue::Exact(x), SegmentValue::Exact(y)),
+                    (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
+                ],
+                fill,
+            )])?;
+            let at = (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y));
+            chart.draw_series([
+                Text::new(
+                    count.to_string(),
+                    at.clone(),
+                    theme.font(14.0).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                ),
+                Text::new(
+                    format!("{:.1}%", share * 100.0),
+                    at,
+                    theme.font(11.0).pos(Pos::new(HPos::Center, VPos::Top)),
+                ),
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn scores<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    // Each class's share of its rows per bin, so a rare class is visible.
+    let shares = |counts: &[u32]| -> Vec<f64> {
+        let total = f64::from(counts.iter().sum::<u32>().max(1));
+        counts.iter().map(|&c| f64::from(c) / total).collect()
+    };
+    let curves: Vec<_> = series
+        .iter()
+        .filter_map(|s| Some((s.label, s.data.curves.as_ref()?)))
+        .collect();
+    let top = curves
+        .iter()
+        .flat_map(|(_, c)| {
+            shares(&c.scores_negative)
+                .into_iter()
+                .chain(shares(&c.scores_positive))
+        })
+        .fold(0.0, f64::max);
+    let mut chart = plane(
+        area,
+        theme,
+        0.0..1.0,
+        0.0..(top * 1.1).max(0.01),
+        ("Predicted score", "Share of the class's rows"),
+    )?;
+    for (i, (label, c)) in curves.iter().enumerate() {
+        for (counts, color, class) in [
+            (&c.scores_negative, SKY_BLUE, "negatives"),
+            (&c.scores_positive, VERMILLION, "positives"),
+        ] {
+            let bins = counts.len().max(1) as f64;
+            let steps: Vec<(f64, f64)> = shares(counts)
+                .into_iter()
+                .enumerate()
+                .flat_map(|(b, v)| [(b as f64 / bins, v), ((b + 1) as f64 / bins, v)])
+                .collect();
+            let style = theme.line(color, 2.0);
+            let drawn = if i == 0 {
+                chart
+                    .draw_series(AreaSeries::new(steps, 0.0, color.mix(0.18)).border_style(style))?
+            } else {
+                chart.draw_series(DashedLineSeries::new(
+                    steps,
+                    theme.px(5.0),
+                    theme.px(3.0),
+                    style,
+                ))?
+            };
+            drawn
+                .label(format!("{label}: {class}"))
+                .legend(swatch(style, theme));
+        }
+        if let Some(t) = c.threshold.filter(|_| i == 0) {
+            reference(
+                &mut chart,
+                theme,
+                vec![(t, 0.0), (t, top * 1.1)],
+                theme.ink(),
+                "Removal threshold",
+            )?;
+        }
+    }
+    legend(&mut chart, theme, SeriesLabelPosition::UpperRight)
+}
+
+fn latency<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    let all = || series.iter().map(|s| &s.data.latency);
+    let low = all()
+        .flat_map(|l| l.buckets.iter().map(|b| b[0]))
+        .fold(f64::INFINITY, f64::min)
+        .max(1e-3);
+    let high = all()
+        .flat_map(|l| l.buckets.iter().map(|b| b[1]).chain([l.slo_ms]))
+        .fold(0.0, f64::max)
+        .max(low * 2.0);
+    let share = |l: &super::LatencyData| {
+        let total = l.buckets.iter().map(|b| b[2]).sum::<f64>().max(1.0);
+        l.buckets
+            .iter()
+            .map(|b| (b[0], b[1], 100.0 * b[2] / total))
+            .collect::<Vec<_>>()
+    };
+    let top = all()
+        .flat_map(|l| share(l).into_iter().map(|b| b.2))
+        .fold(0.0, f64::max)
+        * 1.25;
+    let mut chart = ChartBuilder::on(area)
+        .margin(theme.px(10.0))
+        .x_label_area_size(theme.px(42.0))
+        .y_label_area_size(theme.px(58.0))
+        .build_cartesian_2d((low * 0.9..high * 1.1).log_scale(), 0.0..top.max(1.0))?;
+    chart
+        .configure_mesh()
+        .x_desc("Latency, ms (log scale)")
+        .y_desc("Share of requests, %")
+        .x_labels(8)
+        .y_labels(5)
+        .label_style(theme.font(11.0))
+        .axis_desc_style(theme.font(12.0))
+        .bold_line_style(theme.grid())
+        .light_line_style(TRANSPARENT)
+        .axis_style(theme.muted())
+        .draw()?;
+    for (i, s) in series.iter().enumerate() {
+        let l = &s.data.latency;
+        let color = theme.series(i);
+        let fill = if i == 0 {
+            color.mix(0.55).filled()
+        } else {
+            theme.line(color, 1.5)
+        };
+        chart
+            .draw_series(
+                share(l)
+                    .into_iter()
+                    .map(|(lo, hi, v)| Rectangle::new([(lo, 0.0), (hi, v)], fill)),
+            )?
+            .label(s.label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], fill));
+        // The percentiles, the first series' labelled at staggered heights
+        // (they are often a pixel apart).
+        let marks = [
+            ("p50", l.p50_ms, 2.0, 0.97),
+            ("p95", l.p95_ms, 4.0, 0.87),
+            ("p99", l.p99_ms, 7.0, 0.77),
+        ];
+        for (name, at, dash, height) in marks {
+            let style = theme.line(color, 1.5);
+            chart.draw_series(DashedLineSeries::new(
+                vec![(at, 0.0), (at, top * height)],
+                theme.px(dash),
+                theme.px(3.0),
+                style,
+            ))?;
+            if i == 0 {
+                chart.draw_series([Text::new(
+                    format!(" {name} {at:.1} ms"),
+                    (at, top * height),
+                    theme.font(10.5).pos(Pos::new(HPos::Left, VPos::Center)),
+                )])?;
+            }
+        }
+    }
+    if let Some(slo) = series.first().map(|s| s.data.latency.slo_ms) {
+        let style = theme.line(VERMILLION, 2.0);
+        chart
+            .draw_series(LineSeries::new(vec![(slo, 0.0), (slo, top)], style))?
+            .label(format!("SLO {slo} ms"))
+            .legend(swatch(style, theme));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .margin(theme.px(8.0))
+        .background_style(theme.background().mix(0.85))
+        .border_style(theme.grid())
+        .label_font(theme.font(11.0))
+        .draw()?;
+    Ok(())
+}
+
+fn throughput<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    let points = || series.iter().flat_map(|s| s.data.hourly.iter());
+    let qps = points().map(|h| h[0]).fold(0.0, f64::max);
+    let slo = series.first().map_or(0.0, |s| s.data.latency.slo_ms);
+    let p99 = points().map(|h| h[1]).fold(slo, f64::max);
+    let mut chart = plane(
+        area,
+        theme,
+        0.0..(qps * 1.1).max(1.0),
+        0.0..(p99 * 1.15).max(1.0),
+        ("Offered load, requests per second", "p99 latency, ms"),
+    )?;
+    reference(
+        &mut chart,
+        theme,
+        vec![(0.0, slo), (qps * 1.1, slo)],
+        VERMILLION,
+        &format!("SLO {slo} ms"),
+    )?;
+    for (i, s) in series.iter().enumerate() {
+        let color = theme.series(i);
+        let r = theme.px(4.0);
+        chart
+            .draw_series(
+                s.data
+                    .hourly
+                    .iter()
+                    .map(|h| Circle::new((h[0], h[1]), r, color.filled())),
+            )?
+            .label(format!("{}: one hour", s.label))
+            .legend(move |(x, y)| Circle::new((x + 7, y), r, color.filled()));
+    }
+    legend(&mut chart, theme, SeriesLabelPosition::UpperLeft)
+}
+
+fn ab_test<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    let tests: Vec<_> = series
+        .iter()
+        .filter_map(|s| Some((s.label, s.data.ab.as_ref()?)))
+        .collect();
+    let low = tests.iter().map(|(_, ab)| ab.ci_low).fold(0.0, f64::min);
+    let high = tests.iter().map(|(_, ab)| ab.ci_high).fold(0.0, f64::max);
+    let pad = ((high - low) * 0.15).max(1e-3);
+    let metric = tests.first().map_or("", |(_, ab)| ab.metric.as_str());
+    let rows = tests.len() as f64;
+    let mut chart = ChartBuilder::on(area)
+        .margin(theme.px(10.0))
+        .x_label_area_size(theme.px(42.0))
+        .y_label_area_size(theme.px(12.0))
+        .build_cartesian_2d((low - pad)..(high + pad), 0.0..rows)?;
+    chart
+        .configure_mesh()
+        .x_desc(metric)
+        .x_labels(6)
+        .y_labels(0)
+        .label_style(theme.font(11.0))
+        .axis_desc_style(theme.font(12.0))
+        .bold_line_style(theme.grid())
+        .light_line_style(TRANSPARENT)
+        .axis_style(theme.muted())
+        .draw()?;
+    chart.draw_series(DashedLineSeries::new(
+        vec![(0.0, 0.0), (0.0, rows)],
+        theme.px(5.0),
+        theme.px(4.0),
+        theme.line(theme.muted(), 1.5),
+    ))?;
+    for (i, (label, ab)) in tests.iter().enumerate() {
+        let y = rows - i as f64 - 0.5;
+        let color = theme.series(i);
+        let style = theme.line(color, 3.0);
+        chart.draw_series(LineSeries::new(
+            vec![(ab.ci_low, y), (ab.ci_high, y)],
+            style,
+        ))?;
+        chart.draw_series([Circle::new(
+            (ab.difference, y),
+            theme.px(6.0),
+            color.filled(),
+        )])?;
+        let verdict = if ab.p_value < 0.05 {
+            "significant"
+        } else {
+            "not significant"
+        };
+        chart.draw_series([Text::new(
+            format!(
+                "{label}: {:+.4} [{:+.4}, {:+.4}], p = {:.3}, {verdict}",
+                ab.difference, ab.ci_low, ab.ci_high, ab.p_value
+            ),
+            (f64::midpoint(low, high), y + 0.12),
+            theme.font(11.0).pos(Pos::new(HPos::Center, VPos::Bottom)),
+        )])?;
+    }
+    Ok(())
+}
+
+fn drift<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    let monitored: Vec<_> = series
+        .iter()
+        .filter_map(|s| Some((s.label, s.data.drift.as_ref()?)))
+        .collect();
+    let days = || monitored.iter().flat_map(|(_, d)| d.iter());
+    let first = days()
+        .map(|d| f64::from(d.day))
+        .fold(f64::INFINITY, f64::min);
+    let last = days()
+        .map(|d| f64::from(d.day))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let x = (first - 0.5)..(last + 0.5);
+    let ctr_low = days()
+        .map(|d| d.ctr.min(d.ctr_baseline))
+        .fold(f64::INFINITY, f64::min);
+    let ctr_high = days()
+        .map(|d| d.ctr.max(d.ctr_baseline))
+        .fold(0.0, f64::max);
+    let pad = ((ctr_high - ctr_low) * 0.15).max(1e-3);
+    let (_, h) = area.dim_in_pixel();
+    let (top, bottom) = area.split_vertically(h * 3 / 5);
+    let mut upper = plane_counting(
+        &top,
+        theme,
+        x.clone(),
+        (ctr_low - pad)..(ctr_high + pad),
+        ("", "Online CTR"),
+        true,
+    )?;
+    for (i, (label, d)) in monitored.iter().enumerate() {
+        let color = theme.series(i);
+        let style = theme.line(color, 2.0);
+        let points: Vec<(f64, f64)> = d.iter().map(|d| (f64::from(d.day), d.ctr)).collect();
+        chart_line_with_points(
+            &mut upper,
+            &points,
+            style,
+            color,
+            theme,
+            &format!("{label}: model"),
+        )?;
+        if i == 0 {
+            let baseline: Vec<(f64, f64)> = d
+                .iter()
+                .map(|d| (f64::from(d.day), d.ctr_baseline))
+                .collect();
+            reference(
+                &mut upper,
+                theme,
+                baseline,
+                theme.muted(),
+                "Production ranking",
+            )?;
+        }
+        for day in d.iter().filter(|d| d.retrained) {
+            let at = f64::from(day.day) - 0.5;
+            upper.draw_series(DashedLineSeries::new(
+                vec![(at, ctr_low - pad), (at, ctr_high + pad)],
+                theme.px(3.0),
+                theme.px(3.0),
+                theme.line(GREEN, 2.0),
+            ))?;
+        }
+    }
+    if days().any(|d| d.retrained) {
+        let style = theme.line(GREEN, 2.0);
+        upper
+            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
+            .label("Retrained model deployed")
+            .legend(swatch(style, theme));
+    }
+    legend(&mut upper, theme, SeriesLabelPosition::LowerLeft)?;
+
+    drift_statistics(&monitored, &bottom, x, theme)
+}
+
+/// The drift chart's lower panel: the detector's statistic per day, alert
+/// days in vermillion.
+fn drift_statistics<DB: DrawingBackend>(
+    monitored: &[(&str, &Vec<super::DriftDay>)],
+    area: &Area<DB>,
+    x: Range<f64>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    let days = || monitored.iter().flat_map(|(_, d)| d.iter());
+    let stat_high = days().map(|d| d.statistic).fold(0.0, f64::max);
+    let mut lower = plane_counting(
+        area,
+        theme,
+        x,
+        0.0..(stat_high * 1.2).max(1e-6),
+        ("Day", "Drift statistic"),
+        true,
+    )?;
+    let bars = monitored.len().max(1) as f64;
+    for (i, (_, d)) in monitored.iter().enumerate() {
+        let color = theme.series(i);
+        let width = 0.7 / bars;
+        lower.draw_series(d.iter().map(|day| {
+            let left = f64::from(day.day) - 0.35 + width * i as f64;
+            let fill = if day.alert { VERMILLION } else { color };
+            Rectangle::new(
+                [(left, 0.0), (left + width, day.statistic)],
+                fill.mix(0.8).filled(),
+            )
+        }))?;
+    }
+    if days().any(|d| d.alert) {
+        let fill = VERMILLION.mix(0.8).filled();
+        lower
+            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?
+            .label("Alert")
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], fill));
+        legend(&mut lower, theme, SeriesLabelPosition::UpperLeft)?;
+    }
+    Ok(())
+}
+
+/// A line with a dot at each point, and its legend entry.
+fn chart_line_with_points<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Plane<'a, DB>,
+    points: &[(f64, f64)],
+    style: ShapeStyle,
+    color: RGBColor,
+    theme: Theme,
+    label: &str,
+) -> Result<(), ChartError> {
+    chart
+        .draw_series(LineSeries::new(points.iter().copied(), style))?
+        .label(label)
+        .legend(swatch(style, theme));
+    let r = theme.px(3.5);
+    chart.draw_series(points.iter().map(|&p| Circle::new(p, r, color.filled())))?;
+    Ok(())
+}
+
+fn cost<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+) -> Result<(), ChartError> {
+    let items: Vec<&str> = series
+        .first()
+        .map(|s| s.data.cost.iter().map(|(what, _)| what.as_str()).collect())
+        .unwrap_or_default();
+    let high = series
+        .iter()
+        .flat_map(|s| s.data.cost.iter().map(|(_, v)| *v))
+        .fold(0.0, f64::max);
+    let rows = items.len() as f64;
+    let mut chart = ChartBuilder::on(area)
+        .margin(theme.px(10.0))
+        .x_label_area_size(theme.px(42.0))
+        .y_label_area_size(theme.px(12.0))
+        .build_cartesian_2d(0.0..(high * 1.3).max(0.01), 0.0..rows.max(1.0))?;
+    chart
+        .configure_mesh()
+        .x_desc("Dollars")
+        .x_labels(6)
+        .y_labels(0)
+        .label_style(theme.font(11.0))
+        .axis_desc_style(theme.font(12.0))
+        .bold_line_style(theme.grid())
+        .light_line_style(TRANSPARENT)
+        .axis_style(theme.muted())
+        .draw()?;
+    let per_row = series.len().max(1) as f64;
+    for (row, what) in items.iter().enumerate() {
+        let top = rows - row as f64 - 0.2;
+        chart.draw_series([Text::new(
+            (*what).to_owned(),
+            (0.0, top),
+            theme.font(12.0).pos(Pos::new(HPos::Left, VPos::Bottom)),
+        )])?;
+        for (i, s) in series.iter().enumerate() {
+            let Some((_, dollars)) = s.data.cost.iter().find(|(w, _)| w == what) else {
+                continue;
+            };
+            let height = 0.55 / per_row;
+            let y1 = top - 0.05 - height * i as f64;
+            let color = theme.series(i);
+            chart.draw_series([Rectangle::new(
+                [(0.0, y1 - height), (*dollars, y1)],
+                color.mix(0.85).filled(),
+            )])?;
+            chart.draw_series([Text::new(
+                format!(" ${dollars:.2} {}", s.label),
+                (*dollars, y1 - height / 2.0),
+                theme.font(11.0).pos(Pos::new(HPos::Left, VPos::Center)),
+            )])?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_ceilings_are_one_two_or_five_times_a_power_of_ten() {
+        for (x, ceiling) in [
+            (0.13, 0.2),
+            (0.2, 0.2),
+            (0.31, 0.5),
+            (0.7, 1.0),
+            (0.042, 0.05),
+            (37.0, 50.0),
+            (0.0, 1.0),
+        ] {
+            assert!(
+                (nice_ceiling(x) - ceiling).abs() < 1e-12,
+                "{x}: {}",
+                nice_ceiling(x)
+            );
+        }
+    }
+
+    #[test]
+    fn an_unmeasured_chart_says_so() -> Result<(), ChartError> {
+        let mut svg = String::new();
+        {
+            let area = SVGBackend::with_string(&mut svg, (480, 320)).into_drawing_area();
+            let data = ChartData::default();
+            draw(
+                Chart::Roc,
+                &[Series {
+                    label: "Current",
+                    data: &data,
+                }],
+                &area,
+                Theme::default(),
+            )?;
+        }
+        assert!(svg.contains("Not measured by this study"), "{svg}");
+        Ok(())
+    }
+}

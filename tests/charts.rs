@@ -1,0 +1,172 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! The charts, drawn as SVG by the same calls the page makes on its canvas:
+//! every chart a bundled study's step shows is drawn from a real run, and
+//! shows the numbers the report measured (legends, percentile markers,
+//! counts), for one design and for two in compare mode. With
+//! `CASEBOOK_CHART_DIR` set, the charts are written there to look at.
+
+use casebook::charts::{ChartData, Series, Theme, describe, draw};
+use casebook::{Chart, DEFAULT_SEED, Report, Runner, Study, bundled_studies};
+use plotters::prelude::*;
+
+fn svg(chart: Chart, series: &[Series<'_>], theme: Theme) -> String {
+    let mut out = String::new();
+    {
+        let area = SVGBackend::with_string(&mut out, (640, 400)).into_drawing_area();
+        draw(chart, series, &area, theme).expect("the chart draws");
+    }
+    out
+}
+
+fn runs() -> Vec<(Study, Report)> {
+    let mut runner = Runner::default();
+    bundled_studies()
+        .expect("bundled studies")
+        .into_iter()
+        .map(|study| {
+            let report = runner
+                .run(&study, &study.default_design(DEFAULT_SEED))
+                .expect("the default design runs");
+            (study, report)
+        })
+        .collect()
+}
+
+fn metric(report: &Report, key: &str) -> f64 {
+    report
+        .metric(key)
+        .unwrap_or_else(|| panic!("{}: no metric {key}", report.study))
+}
+
+#[test]
+fn every_chart_a_step_shows_draws_what_the_report_measured() {
+    for (study, report) in runs() {
+        let data = ChartData::from(&report);
+        let current = [Series {
+            label: "Current",
+            data: &data,
+        }];
+        for step in &study.steps {
+            for &chart in &step.charts {
+                let at = format!(
+                    "{} step {:?} chart {}",
+                    study.meta.id,
+                    step.step,
+                    chart.id()
+                );
+                assert!(describe(chart, &data).is_some(), "{at}: not measured");
+                let drawn = svg(chart, &current, Theme::default());
+                // `CASEBOOK_CHART_DIR=dir` keeps every chart to look at.
+                if let Some(dir) = std::env::var_os("CASEBOOK_CHART_DIR") {
+                    let name = format!("{}-{}-{}.svg", study.meta.id, step.step.id(), chart.id());
+                    std::fs::write(std::path::Path::new(&dir).join(name), &drawn)
+                        .expect("write the chart");
+                }
+                assert!(!drawn.contains("Not measured"), "{at}");
+                assert!(drawn.matches("<text").count() >= 4, "{at}: no labels");
+                let expect: Vec<String> = match chart {
+                    Chart::Roc => vec![
+                        format!("Current (AUC {:.3})", metric(&report, "offline.auc")),
+                        "False positive rate".to_owned(),
+                    ],
+                    Chart::Pr => vec![format!(
+                        "Current (AP {:.3})",
+                        metric(&report, "offline.pr_auc")
+                    )],
+                    Chart::Calibration => vec![format!(
+                        "Current (ECE {:.3})",
+                        metric(&report, "offline.ece")
+                    )],
+                    Chart::Latency => vec![
+                        format!("p50 {:.1}", metric(&report, "serving.p50_ms")),
+                        format!("p99 {:.1}", metric(&report, "serving.p99_ms")),
+                        format!("SLO {} ms", metric(&report, "serving.slo_ms")),
+                    ],
+                    Chart::Confusion => {
+                        let c = data.curves.as_ref().expect("curves").confusion;
+                        assert_eq!(
+                            c.iter().sum::<u64>(),
+                            metric(&report, "data.test_rows") as u64,
+                            "{at}"
+                        );
+                        c.iter().map(|n| format!("\n{n}\n")).collect()
+                    }
+                    Chart::AbTest => vec![format!("{:+.4}", metric(&report, "ab.difference"))],
+                    Chart::Cost => vec![format!(
+                        "${:.2}",
+                        metric(&report, "serving.cost_per_million")
+                            * metric(&report, "serving.requests")
+                            / 1e6
+                    )],
+                    Chart::Drift => vec![
+                        "Production ranking".to_owned(),
+                        "Drift statistic".to_owned(),
+                    ],
+                    Chart::Loss => vec!["Current: validation".to_owned(), "Epoch".to_owned()],
+                    Chart::Scores => vec!["Current: positives".to_owned()],
+                    Chart::Throughput => vec!["p99 latency, ms".to_owned()],
+                };
+                for text in expect {
+                    assert!(drawn.contains(&text), "{at}: no `{text}` in\n{drawn}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn compare_mode_draws_both_designs_with_their_own_numbers() {
+    let study = bundled_studies()
+        .expect("bundled studies")
+        .into_iter()
+        .find(|s| s.meta.id == "feed-ranking")
+        .expect("the feed study");
+    let mut runner = Runner::default();
+    let mut design = study.default_design(DEFAULT_SEED);
+    let a = runner.run(&study, &design).expect("A runs");
+    study
+        .set(&mut design, "model", "popularity")
+        .expect("a valid model");
+    let b = runner.run(&study, &design).expect("B runs");
+    let (a_data, b_data) = (ChartData::from(&a), ChartData::from(&b));
+    let series = [
+        Series {
+            label: "B",
+            data: &b_data,
+        },
+        Series {
+            label: "A",
+            data: &a_data,
+        },
+    ];
+    let roc = svg(Chart::Roc, &series, Theme::default());
+    let auc = |r: &Report| metric(r, "offline.auc");
+    assert!(roc.contains(&format!("B (AUC {:.3})", auc(&b))), "{roc}");
+    assert!(roc.contains(&format!("A (AUC {:.3})", auc(&a))), "{roc}");
+    assert!(auc(&a) > auc(&b), "the trained ranker beats popularity");
+    // Each design in its own colour: the blue and the orange of the palette.
+    assert!(roc.contains("#0072B2"), "{roc}");
+    assert!(roc.contains("#E69F00"), "{roc}");
+}
+
+#[test]
+fn the_dark_theme_paints_the_dark_surface_and_light_text() {
+    let (_, report) = runs().swap_remove(0);
+    let data = ChartData::from(&report);
+    let series = [Series {
+        label: "Current",
+        data: &data,
+    }];
+    let dark = svg(
+        Chart::Roc,
+        &series,
+        Theme {
+            dark: true,
+            scale: 2.0,
+        },
+    );
+    assert!(dark.contains("#1D2026"), "dark surface");
+    assert!(dark.contains("#E8EAEE"), "light text");
+    let light = svg(Chart::Roc, &series, Theme::default());
+    assert!(!light.contains("#1D2026"));
+}
