@@ -9,6 +9,7 @@ mod charts;
 mod controls;
 mod engine;
 mod panic_panel;
+mod timing;
 
 use leptos::prelude::*;
 
@@ -18,6 +19,7 @@ use crate::worker::protocol::{ClaimOutcome, Request, RunSummary, StudyRef};
 use charts::ChartPanel;
 use controls::{KnobControl, SeedControl};
 use engine::{Engine, EngineEvent};
+use timing::UpdateClock;
 
 pub use panic_panel::{install_panic_panel, show_error_panel};
 
@@ -98,13 +100,14 @@ fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> 
     let study_index = RwSignal::new(initial.study);
     let design = RwSignal::new(initial.design);
     let step = RwSignal::new(initial.step);
+    let pin = RwSignal::new(initial.pin);
     let notices = RwSignal::new(initial.notices);
     let study = Memo::new(move |_| studies.with_value(|s| s[study_index.get()].clone()));
 
     // Keep the address bar in step with the state, and the state with the
     // address bar when the user goes back or forward.
     Effect::new(move |_| {
-        let pairs = url::write(&study.get(), &design.get(), step.get());
+        let pairs = url::write(&study.get(), &design.get(), step.get(), pin.get().as_ref());
         address::push(&pairs);
     });
     let _listener = window_event_listener(leptos::ev::popstate, move |_| {
@@ -112,11 +115,15 @@ fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> 
         study_index.set(state.study);
         design.set(state.design);
         step.set(state.step);
+        pin.set(state.pin);
         notices.set(state.notices);
     });
 
+    let clock = UpdateClock::new();
+    provide_context(clock);
     let run = RwSignal::new(RunState::Running);
     let baseline: RwSignal<Option<RunSummary>> = RwSignal::new(None);
+    let pinned_run: RwSignal<Option<Result<RunSummary, String>>> = RwSignal::new(None);
     // The latest run asked for; the answer to any earlier one is dropped.
     let generation = StoredValue::new(0u64);
     engine.with_value(|e| {
@@ -125,15 +132,20 @@ fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> 
                 generation: answered,
                 report,
                 baseline: base,
+                pinned,
             } => {
                 if generation.try_get_value() != Some(*answered) {
                     return;
                 }
                 baseline.try_set(base.clone());
+                pinned_run.try_set(pinned.clone());
                 run.try_set(match report {
                     Ok(summary) => RunState::Done(Box::new(summary.clone())),
                     Err(message) => RunState::Failed(message.clone()),
                 });
+                if report.is_ok() {
+                    clock.finish();
+                }
             }
             EngineEvent::Failed(reason) => {
                 run.try_set(RunState::Failed(reason.clone()));
@@ -147,10 +159,18 @@ fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> 
         generation.update_value(|g| *g += 1);
         let mine = generation.get_value();
         run.set(RunState::Running);
-        let request = Request::run(mine, StudyRef::Bundled { id }, &current);
+        let request =
+            Request::run(mine, StudyRef::Bundled { id }, &current).with_pin(pin.get().as_ref());
         engine.with_value(|e| e.run(mine, &request));
     });
 
+    // The pinned design's summary, while a design is pinned.
+    let compare = Signal::derive(move || {
+        if pin.with(Option::is_none) {
+            return None;
+        }
+        pinned_run.get().and_then(Result::ok)
+    });
     let meta = move || study.get().meta;
     view! {
         <Notices notices=notices />
@@ -164,8 +184,10 @@ fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> 
         </section>
         <div class="workspace">
             <StepNav step=step />
-            <StepPanel study=study step=step design=design engine=engine run=run />
-            <Results study=study step=step run=run baseline=baseline />
+            <StepPanel study=study step=step design=design engine=engine run=run compare=compare />
+            <Results study=study step=step run=run baseline=baseline compare=compare>
+                <CompareBar study=study design=design pin=pin pinned_run=pinned_run />
+            </Results>
         </div>
     }
 }
@@ -222,6 +244,7 @@ fn StepPanel(
     design: RwSignal<Design>,
     engine: StoredValue<Engine, LocalStorage>,
     run: RwSignal<RunState>,
+    compare: Signal<Option<RunSummary>>,
 ) -> impl IntoView {
     let current = move || {
         let s = step.get();
@@ -301,7 +324,7 @@ fn StepPanel(
                         {knobs}
                     </section>
                 })}
-                {has_charts.then(|| view! { <ChartPanel charts=charts run=run /> })}
+                {has_charts.then(|| view! { <ChartPanel charts=charts run=run compare=compare /> })}
                 <section class="claims" aria-label="Lessons of this step">
                     <h3>"Lessons"</h3>
                     <ul>{claim_views}</ul>
@@ -356,14 +379,53 @@ fn claim_statement(study: &Study, claim: &crate::study::Claim) -> String {
     )
 }
 
+/// Compare mode's controls: pin the design on screen as A, or say what A is
+/// and unpin it.
+#[component]
+fn CompareBar(
+    study: Memo<Study>,
+    design: RwSignal<Design>,
+    pin: RwSignal<Option<Design>>,
+    pinned_run: RwSignal<Option<Result<RunSummary, String>>>,
+) -> impl IntoView {
+    move || match pin.get() {
+        None => view! {
+            <div class="compare" data-testid="compare">
+                <button type="button" data-testid="pin" on:click=move |_| pin.set(Some(design.get_untracked()))>
+                    "Pin this design as A"
+                </button>
+                <p class="help">"Then change knobs: the cards and charts compare your new design, B, with A."</p>
+            </div>
+        }
+        .into_any(),
+        Some(pinned) => {
+            let words = study.with(|s| url::describe_pin(s, &pinned));
+            let failed = move || match pinned_run.get() {
+                Some(Err(e)) => Some(view! { <p class="status error" role="alert">{format!("A could not run: {e}")}</p> }),
+                _ => None,
+            };
+            view! {
+                <div class="compare pinned" data-testid="compare">
+                    <p>"Comparing B, this design, with A: " <span data-testid="pin-description">{words}</span></p>
+                    {failed}
+                    <button type="button" data-testid="unpin" on:click=move |_| pin.set(None)>"Unpin A"</button>
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
 /// The run's status and the metric cards, each with its change against the
-/// study's default design.
+/// pinned design in compare mode, else the study's default design.
 #[component]
 fn Results(
     study: Memo<Study>,
     step: RwSignal<DesignStep>,
     run: RwSignal<RunState>,
     baseline: RwSignal<Option<RunSummary>>,
+    compare: Signal<Option<RunSummary>>,
+    children: Children,
 ) -> impl IntoView {
     let status = move || {
         match run.get() {
@@ -376,7 +438,10 @@ fn Results(
         let RunState::Done(report) = run.get() else {
             return None;
         };
-        let base = baseline.get();
+        let (base, against) = match compare.get() {
+            Some(pinned) => (Some(pinned), "A"),
+            None => (baseline.get(), "default"),
+        };
         let chosen = study.get();
         let metrics = &report.metrics;
         let base_metrics = base.as_ref().map(|b| &b.metrics);
@@ -395,9 +460,9 @@ fn Results(
                             Some(false) => ("delta worse", ", worse"),
                             None => ("delta", ""),
                         };
-                        (format!("{} vs default{word}", format_delta(value - b)), class)
+                        (format!("{} vs {against}{word}", format_delta(value - b)), class)
                     }
-                    _ => ("same as default".to_owned(), "delta"),
+                    _ => (format!("same as {against}"), "delta"),
                 };
                 Some(view! {
                     <div class="card" data-testid="card" data-metric=key>
@@ -413,6 +478,7 @@ fn Results(
     view! {
         <aside class="results" aria-label="Results of this design" aria-live="polite">
             {status}
+            {children()}
             <div class="cards">{cards}</div>
         </aside>
     }

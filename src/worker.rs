@@ -11,8 +11,13 @@ mod web;
 #[cfg(target_arch = "wasm32")]
 pub use web::start;
 
-use crate::study::{Runner, Study, bundled_studies, parse_study};
+use crate::study::{Design, Runner, Study, bundled_studies, parse_study};
 use protocol::{Reply, Request, RunSummary, StudyRef, design_from_pairs};
+
+/// Summaries kept: the default design's, the pinned one's, and the last
+/// few designs run, so pinning the design on screen or going back to a
+/// recent one answers at once.
+const CACHED_SUMMARIES: usize = 6;
 
 /// Answers requests with one [`Runner`] kept across them, so a re-run only
 /// recomputes the stages whose inputs changed.
@@ -21,8 +26,8 @@ pub struct Service {
     runner: Runner,
     /// The bundled studies, parsed on first use.
     bundled: Option<Vec<Study>>,
-    /// The last default design's summary: every run's reply carries it.
-    baseline: Option<(StudyRef, u64, RunSummary)>,
+    /// Recent summaries, the most recently used last.
+    summaries: Vec<(StudyRef, Design, RunSummary)>,
 }
 
 impl Service {
@@ -45,12 +50,20 @@ impl Service {
                 study,
                 seed,
                 design,
+                pinned,
             } => {
                 let (report, baseline) = self.run(&study, seed, &design);
+                let pinned = pinned.map(|pairs| {
+                    let study_ref = &study;
+                    let study = self.study(study_ref)?;
+                    let design = design_from_pairs(&study, seed, &pairs)?;
+                    self.summary(study_ref, &study, &design)
+                });
                 Reply::Ran {
                     generation,
                     report,
                     baseline,
+                    pinned,
                 }
             }
             Request::Check {
@@ -65,8 +78,7 @@ impl Service {
         }
     }
 
-    /// The design's summary and the default design's (computed once per
-    /// study and seed).
+    /// The design's summary and the default design's.
     fn run(
         &mut self,
         study_ref: &StudyRef,
@@ -77,35 +89,40 @@ impl Service {
             Ok(study) => study,
             Err(e) => return (Err(e), None),
         };
-        let default = study.default_design(seed);
-        let cached = self
-            .baseline
-            .as_ref()
-            .filter(|(r, s, _)| r == study_ref && *s == seed)
-            .map(|(_, _, summary)| summary.clone());
-        let baseline = if let Some(summary) = cached {
-            Ok(summary)
-        } else {
-            let outcome = self
-                .runner
-                .run(&study, &default)
-                .map(|report| RunSummary::from(&report))
-                .map_err(|e| e.to_string());
-            if let Ok(summary) = &outcome {
-                self.baseline = Some((study_ref.clone(), seed, summary.clone()));
-            }
-            outcome
-        };
-        let report = match design_from_pairs(&study, seed, pairs) {
-            Err(e) => Err(e),
-            Ok(design) if design == default => baseline.clone(),
-            Ok(design) => self
-                .runner
-                .run(&study, &design)
-                .map(|report| RunSummary::from(&report))
-                .map_err(|e| e.to_string()),
-        };
+        let baseline = self.summary(study_ref, &study, &study.default_design(seed));
+        let report = design_from_pairs(&study, seed, pairs)
+            .and_then(|design| self.summary(study_ref, &study, &design));
         (report, baseline.ok())
+    }
+
+    /// The summary of `design`: kept from a recent run, or run now.
+    fn summary(
+        &mut self,
+        study_ref: &StudyRef,
+        study: &Study,
+        design: &Design,
+    ) -> Result<RunSummary, String> {
+        if let Some(i) = self
+            .summaries
+            .iter()
+            .position(|(r, d, _)| r == study_ref && d == design)
+        {
+            let entry = self.summaries.remove(i);
+            let summary = entry.2.clone();
+            self.summaries.push(entry);
+            return Ok(summary);
+        }
+        let summary = self
+            .runner
+            .run(study, design)
+            .map(|report| RunSummary::from(&report))
+            .map_err(|e| e.to_string())?;
+        if self.summaries.len() == CACHED_SUMMARIES {
+            self.summaries.remove(0);
+        }
+        self.summaries
+            .push((study_ref.clone(), design.clone(), summary.clone()));
+        Ok(summary)
     }
 
     fn check(
@@ -207,6 +224,43 @@ mod tests {
     }
 
     #[test]
+    fn compare_mode_answers_with_the_pinned_design_too() {
+        let study = content_study();
+        let pinned = study.default_design(DEFAULT_SEED);
+        let mut design = pinned.clone();
+        study.set(&mut design, "model", "keyword_rule").unwrap();
+        let mut service = Service::default();
+        let Reply::Ran {
+            report,
+            baseline,
+            pinned: Some(Ok(pinned_summary)),
+            ..
+        } = service.handle(Request::run(1, content_ref(), &design).with_pin(Some(&pinned)))
+        else {
+            panic!("a run reply with the pinned design");
+        };
+        assert_eq!(Some(pinned_summary.clone()), baseline);
+        assert_ne!(report.unwrap().metrics, pinned_summary.metrics);
+
+        // A pin the study cannot read is an error beside a good run.
+        let mut bad = pinned.clone();
+        bad.values.insert(
+            "model".to_owned(),
+            crate::study::KnobValue::Choice("forest".to_owned()),
+        );
+        let Reply::Ran {
+            report,
+            pinned: Some(Err(message)),
+            ..
+        } = service.handle(Request::run(2, content_ref(), &design).with_pin(Some(&bad)))
+        else {
+            panic!("a run reply with the pin's error");
+        };
+        assert!(report.is_ok());
+        assert!(message.contains("forest"), "{message}");
+    }
+
+    #[test]
     fn errors_are_replies_that_say_what_is_wrong() {
         let mut service = Service::default();
         let unknown = service.handle(Request::Run {
@@ -216,6 +270,7 @@ mod tests {
             },
             seed: 1,
             design: Vec::new(),
+            pinned: None,
         });
         let Reply::Ran { report, .. } = unknown else {
             panic!("a run reply");

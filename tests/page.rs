@@ -195,6 +195,95 @@ async fn charts_draw_the_run_and_redraw_when_a_knob_changes() {
     browser.close().await;
 }
 
+/// Compare mode: pin the design as A, change a knob to make B; the cards
+/// say the change against A, every chart shows both, the pin lives in the
+/// URL (a fresh page opened on it shows the same), and unpinning goes back
+/// to comparing with the default.
+#[tokio::test(flavor = "multi_thread")]
+async fn compare_mode_pins_a_design_and_shows_both() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    browser
+        .client
+        .goto(&format!("{base}?step=model"))
+        .await
+        .expect("page loads");
+    let auc_a = browser.card_after_run("offline.auc").await;
+    browser
+        .client
+        .find(Locator::Css("[data-testid=pin]"))
+        .await
+        .expect("the pin button")
+        .click()
+        .await
+        .expect("pin");
+    assert_eq!(
+        browser.wait_text("[data-testid=pin-description]").await,
+        "the default design"
+    );
+    browser
+        .client
+        .find(Locator::Css("select[data-knob=model]"))
+        .await
+        .expect("the model knob")
+        .select_by_value("popularity")
+        .await
+        .expect("choose popularity");
+    let auc_b = browser.wait_for_card_change("offline.auc", &auc_a).await;
+    let delta = browser.text("[data-metric='offline.auc'] .delta").await;
+    assert!(delta.contains("vs A") && delta.contains("worse"), "{delta}");
+    let study = &casebook::bundled_studies().expect("bundled studies")[0];
+    let charts = &study
+        .steps
+        .iter()
+        .find(|s| s.step == DesignStep::ModelAndOfflineEvaluation)
+        .expect("a model step")
+        .charts;
+    let expected = format!("B: ROC-AUC {auc_b}; A: ROC-AUC {auc_a}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while browser.drawn_charts(charts).await["roc"].caption != expected {
+        assert!(Instant::now() < deadline, "the ROC caption never became {expected}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser
+        .client
+        .execute("document.querySelector('.charts').scrollIntoView()", vec![])
+        .await
+        .expect("scroll");
+    browser.screenshot("compare-mode").await;
+    let url = browser.client.current_url().await.expect("url").to_string();
+    assert!(url.contains("pin=&") || url.ends_with("pin="), "{url}");
+    assert!(url.contains("model=popularity"), "{url}");
+
+    // The link alone reproduces the comparison.
+    browser.client.goto(&url).await.expect("page loads");
+    assert_eq!(browser.card_after_run("offline.auc").await, auc_b);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while browser.drawn_charts(charts).await["roc"].caption != expected {
+        assert!(Instant::now() < deadline, "the linked ROC caption never became {expected}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    browser
+        .client
+        .find(Locator::Css("[data-testid=unpin]"))
+        .await
+        .expect("the unpin button")
+        .click()
+        .await
+        .expect("unpin");
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("[data-testid=pin]"))
+        .await
+        .expect("the pin button is back");
+    let url = browser.client.current_url().await.expect("url").to_string();
+    assert!(!url.contains("pin="), "{url}");
+    browser.close().await;
+}
+
 /// A feed-ranking run with the MLP trains for seconds; the engine
 /// runs in its worker, so all the while the page answers at once: the step
 /// navigator switches steps while the status still says "Running…", and a
@@ -441,6 +530,96 @@ async fn an_engine_that_cannot_start_is_reported() {
     browser.close().await;
 }
 
+/// The page benchmark (`scripts/bench-page.sh`, feature `page-bench`, not
+/// run by CI): on the CPU backend, opens every step of every bundled study
+/// and changes each of its knobs through its control (every other value of
+/// a choice, a toggle flipped, a slider to a value near its top), then back
+/// to the default, reading each update's `casebook:update` measure, and each
+/// navigation's `casebook:first-charts`. Knobs of steps 7 and 8 (serving and
+/// the A/B test) do not retrain the model; the others do (step 9's retrain
+/// the monitored models).
+#[cfg(feature = "page-bench")]
+#[tokio::test(flavor = "multi_thread")]
+async fn page_benchmark() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    let (mut retrain, mut no_retrain, mut first) = (Vec::new(), Vec::new(), Vec::new());
+    for study in casebook::bundled_studies().expect("bundled studies") {
+        for step in &study.steps {
+            let url = format!("{base}?study={}&step={}", study.meta.id, step.step.id());
+            browser.client.goto(&url).await.expect("page loads");
+            first.push(browser.next_measure("casebook:first-charts", 0).await.0);
+            let trains = !matches!(
+                step.step,
+                DesignStep::PredictionService | DesignStep::OnlineTesting
+            );
+            for knob in &step.knobs {
+                let mut values = alternatives(knob);
+                values.push(knob.default.to_string());
+                for value in values {
+                    let seen = browser.measure_count("casebook:update").await;
+                    browser.set_knob(&knob.id, &value).await;
+                    let (ms, named) = browser.next_measure("casebook:update", seen).await;
+                    assert_eq!(named, knob.id, "the measure names the knob");
+                    println!("{} {}={value}: {ms:.0} ms", study.meta.id, knob.id);
+                    if trains { &mut retrain } else { &mut no_retrain }.push(ms);
+                }
+            }
+        }
+    }
+    let report = format!(
+        "casebook:update, knobs that do not retrain: {}\n\
+         casebook:update, knobs that retrain: {}\n\
+         casebook:first-charts: {}\n",
+        percentiles(&mut no_retrain),
+        percentiles(&mut retrain),
+        percentiles(&mut first)
+    );
+    println!("{report}");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page-bench.txt");
+    std::fs::write(out, report).expect("write the results");
+    browser.close().await;
+}
+
+/// The values a benchmark sets a knob to besides its default.
+#[cfg(feature = "page-bench")]
+fn alternatives(knob: &casebook::Knob) -> Vec<String> {
+    use casebook::{KnobKind, KnobValue};
+    match (&knob.kind, &knob.default) {
+        (KnobKind::Choice { values }, _) => values
+            .iter()
+            .filter(|v| KnobValue::Choice((*v).clone()) != knob.default)
+            .cloned()
+            .collect(),
+        (KnobKind::Toggle, KnobValue::Toggle(on)) => vec![(!on).to_string()],
+        (KnobKind::Slider { min, max, step }, KnobValue::Number(x)) => {
+            // Three quarters of the way from the default to the top, on a
+            // step (or towards the bottom when the default is the top).
+            let target = if *x < *max { x + 0.75 * (max - x) } else { x - 0.75 * (x - min) };
+            let snapped = min + ((target - min) / step).round() * step;
+            vec![KnobValue::Number(snapped.clamp(*min, *max)).to_string()]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// "p50 X ms, p95 Y ms over N updates".
+#[cfg(feature = "page-bench")]
+fn percentiles(samples: &mut [f64]) -> String {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len().max(1)) - 1;
+        samples.get(i).copied().unwrap_or(f64::NAN)
+    };
+    format!(
+        "p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms over {} updates",
+        at(0.5),
+        at(0.95),
+        at(1.0),
+        samples.len()
+    )
+}
+
 /// A chart as the page drew it.
 #[derive(Debug)]
 struct DrawnChart {
@@ -636,6 +815,67 @@ impl Browser {
             );
         }
         out
+    }
+
+    /// How many `name` measures the page has recorded.
+    #[cfg(feature = "page-bench")]
+    async fn measure_count(&self, name: &str) -> usize {
+        let count = self
+            .client
+            .execute(
+                "return performance.getEntriesByName(arguments[0]).length;",
+                vec![serde_json::Value::String(name.to_owned())],
+            )
+            .await
+            .expect("performance entries");
+        count.as_u64().unwrap_or(0) as usize
+    }
+
+    /// Waits for a `name` measure beyond the first `seen`, and returns its
+    /// duration and the knob its detail names.
+    #[cfg(feature = "page-bench")]
+    async fn next_measure(&self, name: &str, seen: usize) -> (f64, String) {
+        let deadline = Instant::now() + Duration::from_mins(2);
+        loop {
+            let entry = self
+                .client
+                .execute(
+                    "const all = performance.getEntriesByName(arguments[0]);
+                     if (all.length <= arguments[1]) return null;
+                     const m = all[all.length - 1];
+                     return [m.duration, (m.detail && m.detail.knob) || ''];",
+                    vec![
+                        serde_json::Value::String(name.to_owned()),
+                        serde_json::Value::from(seen),
+                    ],
+                )
+                .await
+                .expect("performance entries");
+            if let Some(pair) = entry.as_array() {
+                let ms = pair[0].as_f64().unwrap_or(f64::NAN);
+                return (ms, pair[1].as_str().unwrap_or_default().to_owned());
+            }
+            assert!(Instant::now() < deadline, "no new {name} measure");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sets knob `id` to `value` through its control, as a person would.
+    #[cfg(feature = "page-bench")]
+    async fn set_knob(&self, id: &str, value: &str) {
+        self.client
+            .execute(
+                "const el = document.querySelector(`[data-knob='${arguments[0]}']`);
+                 if (el.type === 'checkbox') { el.checked = arguments[1] === 'true'; }
+                 else { el.value = arguments[1]; }
+                 el.dispatchEvent(new Event('change', { bubbles: true }));",
+                vec![
+                    serde_json::Value::String(id.to_owned()),
+                    serde_json::Value::String(value.to_owned()),
+                ],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("set {id}={value}: {e}"));
     }
 
     async fn text(&self, css: &str) -> String {

@@ -408,7 +408,7 @@ fn loss<DB: DrawingBackend>(
                 .map(|(e, &x)| ((e + 1) as f64, x))
                 .collect()
         };
-        let train = theme.line(color, 2.0);
+        let train = theme.line(color, 1.5);
         chart
             .draw_series(DashedLineSeries::new(
                 by_epoch(&l.train),

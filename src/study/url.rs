@@ -1,5 +1,7 @@
 //! The app's state in a URL query: which study, the seed, every knob that
-//! differs from the study's default, and the current step. Reading never
+//! differs from the study's default, the current step, and in compare mode
+//! the pinned design (`pin=model:gbdt,trees:100`: the knobs where it differs
+//! from the default, at the same seed; `pin=` pins the default). Reading never
 //! fails: a bad value gets a notice and the default for that one setting,
 //! so a link always opens something.
 //!
@@ -13,6 +15,7 @@ use super::{DesignStep, Study};
 const STUDY: &str = "study";
 const SEED: &str = "seed";
 const STEP: &str = "step";
+const PIN: &str = "pin";
 
 /// What a URL asks for, after every value was checked.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +24,8 @@ pub struct UrlState {
     pub study: usize,
     pub design: Design,
     pub step: DesignStep,
+    /// The pinned design, in compare mode.
+    pub pin: Option<Design>,
     /// One sentence per setting that was ignored, and why.
     pub notices: Vec<String>,
 }
@@ -70,12 +75,14 @@ pub fn read(pairs: &[(String, String)], studies: &[Study], reserved: &[&str]) ->
                 values: std::collections::BTreeMap::new(),
             },
             step,
+            pin: None,
             notices,
         };
     };
     let mut design = chosen.default_design(seed);
     for (name, value) in pairs {
-        if [STUDY, SEED, STEP].contains(&name.as_str()) || reserved.contains(&name.as_str()) {
+        if [STUDY, SEED, STEP, PIN].contains(&name.as_str()) || reserved.contains(&name.as_str())
+        {
             continue;
         }
         if let Err(reason) = chosen.set(&mut design, name, value) {
@@ -86,18 +93,46 @@ pub fn read(pairs: &[(String, String)], studies: &[Study], reserved: &[&str]) ->
             notices.push(format!("Ignored `{name}={value}`: {reason}{fallback}."));
         }
     }
+    let pin = pairs
+        .iter()
+        .find(|(k, _)| k == PIN)
+        .map(|(_, text)| read_pin(chosen, seed, text, &mut notices));
     UrlState {
         study,
         design,
         step,
+        pin,
         notices,
     }
 }
 
+/// The pinned design `knob:value,knob:value` names; a part that is not a
+/// valid knob and value gets a notice and is left at the default.
+fn read_pin(study: &Study, seed: u64, text: &str, notices: &mut Vec<String>) -> Design {
+    let mut pin = study.default_design(seed);
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let outcome = part
+            .split_once(':')
+            .ok_or_else(|| "write each knob of the pin as `knob:value`".to_owned())
+            .and_then(|(name, value)| study.set(&mut pin, name.trim(), value.trim()));
+        if let Err(reason) = outcome {
+            notices.push(format!(
+                "Ignored `{part}` in the pinned design: {reason}; it keeps the default."
+            ));
+        }
+    }
+    pin
+}
+
 /// The query pairs for a state: the study, the seed and step unless they
-/// are the defaults, and each knob whose value differs from the study's
-/// default, in the study's knob order.
-pub fn write(study: &Study, design: &Design, step: DesignStep) -> Vec<(String, String)> {
+/// are the defaults, each knob whose value differs from the study's
+/// default, in the study's knob order, and the pinned design.
+pub fn write(
+    study: &Study,
+    design: &Design,
+    step: DesignStep,
+    pin: Option<&Design>,
+) -> Vec<(String, String)> {
     let mut pairs = vec![(STUDY.to_owned(), study.meta.id.clone())];
     if design.seed != DEFAULT_SEED {
         pairs.push((SEED.to_owned(), design.seed.to_string()));
@@ -105,14 +140,39 @@ pub fn write(study: &Study, design: &Design, step: DesignStep) -> Vec<(String, S
     if step != DesignStep::ProblemFormulation {
         pairs.push((STEP.to_owned(), step.id().to_owned()));
     }
-    for knob in study.knobs() {
-        if let Some(value) = design.get(&knob.id)
-            && *value != knob.default
-        {
-            pairs.push((knob.id.clone(), value.to_string()));
-        }
+    pairs.extend(changed(study, design).map(|(id, value)| (id.to_owned(), value)));
+    if let Some(pin) = pin {
+        let parts: Vec<String> = changed(study, pin)
+            .map(|(id, value)| format!("{id}:{value}"))
+            .collect();
+        pairs.push((PIN.to_owned(), parts.join(",")));
     }
     pairs
+}
+
+/// Each knob of `design` that differs from the study's default, in the
+/// study's knob order, with its value as text.
+fn changed<'a>(study: &'a Study, design: &'a Design) -> impl Iterator<Item = (&'a str, String)> {
+    study.knobs().filter_map(|knob| {
+        let value = design.get(&knob.id)?;
+        (*value != knob.default).then(|| (knob.id.as_str(), value.to_string()))
+    })
+}
+
+/// The pinned design in words: `model = gbdt, trees = 100`, or "the
+/// default design".
+pub fn describe_pin(study: &Study, pin: &Design) -> String {
+    let parts: Vec<String> = changed(study, pin)
+        .map(|(id, value)| {
+            let label = study.knob(id).map_or(id, |k| k.label.as_str());
+            format!("{label} = {value}")
+        })
+        .collect();
+    if parts.is_empty() {
+        "the default design".to_owned()
+    } else {
+        parts.join(", ")
+    }
 }
 
 #[cfg(test)]
@@ -134,7 +194,7 @@ mod tests {
         study.set(&mut design, "model", "gbdt").unwrap();
         study.set(&mut design, "neg_rate", "0.25").unwrap();
         study.set(&mut design, "recalibrate", "false").unwrap();
-        let written = write(study, &design, DesignStep::Features);
+        let written = write(study, &design, DesignStep::Features, None);
         assert_eq!(
             written,
             pairs(&[
@@ -178,6 +238,43 @@ mod tests {
         assert_eq!(state.notices.len(), 4, "{:?}", state.notices);
         assert!(state.notices[2].contains("using the default, logistic"));
         assert!(state.notices[3].contains("colour"));
+    }
+
+    #[test]
+    fn a_pin_round_trips_and_a_bad_part_keeps_the_default() {
+        let studies = bundled_studies().unwrap();
+        let study = &studies[0];
+        let design = study.default_design(9);
+        let mut pin = design.clone();
+        study.set(&mut pin, "model", "gbdt").unwrap();
+        study.set(&mut pin, "trees", "100").unwrap();
+        let written = write(study, &design, DesignStep::ModelAndOfflineEvaluation, Some(&pin));
+        assert_eq!(
+            written.last(),
+            Some(&("pin".to_owned(), "model:gbdt,trees:100".to_owned()))
+        );
+        let state = read(&written, &studies, &[]);
+        assert_eq!(state.pin.as_ref(), Some(&pin));
+        assert_eq!(state.design, design);
+        assert!(state.notices.is_empty(), "{:?}", state.notices);
+        assert_eq!(describe_pin(study, &pin), "Model = gbdt, Trees = 100");
+
+        // The default design pinned is an empty pin.
+        let written = write(study, &design, DesignStep::ProblemFormulation, Some(&design));
+        assert_eq!(written.last(), Some(&("pin".to_owned(), String::new())));
+        assert_eq!(read(&written, &studies, &[]).pin, Some(design.clone()));
+
+        let state = read(
+            &pairs(&[("pin", "model:forest,trees:100,oops")]),
+            &studies,
+            &[],
+        );
+        let pin = state.pin.unwrap();
+        assert_eq!(pin.get("model"), Some(&KnobValue::Choice("logistic".into())));
+        assert_eq!(pin.get("trees"), Some(&KnobValue::Number(100.0)));
+        assert_eq!(state.notices.len(), 2, "{:?}", state.notices);
+        assert!(state.notices[0].contains("model:forest"));
+        assert!(state.notices[1].contains("knob:value"));
     }
 
     #[test]

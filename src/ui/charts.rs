@@ -11,12 +11,18 @@ use plotters_canvas::CanvasBackend;
 use web_sys::HtmlCanvasElement;
 
 use super::RunState;
-use crate::charts::{ChartData, Series, Theme, describe, draw, title};
+use crate::charts::{Series, Theme, describe, draw, title};
+use crate::worker::protocol::RunSummary;
 use crate::study::Chart;
 
-/// The charts `charts` of the latest run.
+/// The charts `charts` of the latest run, beside the pinned design's in
+/// compare mode.
 #[component]
-pub fn ChartPanel(charts: Vec<Chart>, run: RwSignal<RunState>) -> impl IntoView {
+pub fn ChartPanel(
+    charts: Vec<Chart>,
+    run: RwSignal<RunState>,
+    compare: Signal<Option<RunSummary>>,
+) -> impl IntoView {
     // Bumped when the window is resized, so every chart redraws at its new
     // size.
     let resized = RwSignal::new(0u32);
@@ -25,7 +31,7 @@ pub fn ChartPanel(charts: Vec<Chart>, run: RwSignal<RunState>) -> impl IntoView 
     });
     let figures = charts
         .into_iter()
-        .map(|chart| view! { <ChartFigure chart=chart run=run resized=resized /> })
+        .map(|chart| view! { <ChartFigure chart=chart run=run compare=compare resized=resized /> })
         .collect_view();
     view! {
         <section class="charts" aria-label="Charts of this design">
@@ -36,7 +42,12 @@ pub fn ChartPanel(charts: Vec<Chart>, run: RwSignal<RunState>) -> impl IntoView 
 }
 
 #[component]
-fn ChartFigure(chart: Chart, run: RwSignal<RunState>, resized: RwSignal<u32>) -> impl IntoView {
+fn ChartFigure(
+    chart: Chart,
+    run: RwSignal<RunState>,
+    compare: Signal<Option<RunSummary>>,
+    resized: RwSignal<u32>,
+) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     // The caption of the drawing on screen: kept while a newer run computes.
     let caption = RwSignal::new(String::new());
@@ -44,12 +55,32 @@ fn ChartFigure(chart: Chart, run: RwSignal<RunState>, resized: RwSignal<u32>) ->
     Effect::new(move |_| {
         resized.track();
         let Some(element) = canvas.get() else { return };
+        let pinned = compare.get();
         run.with(|state| {
             if let RunState::Done(summary) = state {
                 let said = describe(chart, &summary.charts)
                     .unwrap_or_else(|| "Not measured by this study".to_owned());
-                caption.set(said);
-                drawn.set(paint(&element, chart, &summary.charts));
+                let series = match &pinned {
+                    Some(a) => vec![
+                        Series {
+                            label: "B",
+                            data: &summary.charts,
+                        },
+                        Series {
+                            label: "A",
+                            data: &a.charts,
+                        },
+                    ],
+                    None => vec![Series {
+                        label: "This design",
+                        data: &summary.charts,
+                    }],
+                };
+                caption.set(match pinned.as_ref().and_then(|a| describe(chart, &a.charts)) {
+                    Some(a) => format!("B: {said}; A: {a}"),
+                    None => said,
+                });
+                drawn.set(paint(&element, chart, &series));
             }
         });
     });
@@ -75,9 +106,10 @@ fn ChartFigure(chart: Chart, run: RwSignal<RunState>, resized: RwSignal<u32>) ->
     }
 }
 
-/// Draws `chart` on `element` at the screen's pixel ratio, in the page's
-/// light or dark scheme; false if the canvas could not be drawn on.
-fn paint(element: &HtmlCanvasElement, chart: Chart, data: &ChartData) -> bool {
+/// Draws `chart` of `series` on `element` at the screen's pixel ratio, in
+/// the page's light or dark scheme; false if the canvas could not be drawn
+/// on.
+fn paint(element: &HtmlCanvasElement, chart: Chart, series: &[Series<'_>]) -> bool {
     let Some(window) = web_sys::window() else {
         return false;
     };
@@ -95,9 +127,5 @@ fn paint(element: &HtmlCanvasElement, chart: Chart, data: &ChartData) -> bool {
         return false;
     };
     let area = backend.into_drawing_area();
-    let series = [Series {
-        label: "This design",
-        data,
-    }];
-    draw(chart, &series, &area, Theme { dark, scale }).is_ok()
+    draw(chart, series, &area, Theme { dark, scale }).is_ok()
 }

@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 
+use super::timing::UpdateClock;
 use crate::study::{Design, Knob, KnobKind, KnobValue};
 
 /// One knob's control.
@@ -20,10 +21,14 @@ pub fn KnobControl(knob: Knob, design: RwSignal<Design>) -> impl IntoView {
         let fallback = knob.default.clone();
         move || design.with(|d| d.get(&key).cloned().unwrap_or_else(|| fallback.clone()))
     };
+    let clock = use_context::<UpdateClock>();
     let set = {
         let knob = knob.clone();
         move |text: String| {
             if let Ok(value) = knob.parse_value(&text) {
+                if let Some(clock) = clock {
+                    clock.start(&knob.id);
+                }
                 design.update(|d| {
                     d.values.insert(knob.id.clone(), value);
                 });
@@ -92,6 +97,7 @@ pub fn KnobControl(knob: Knob, design: RwSignal<Design>) -> impl IntoView {
 /// The world's seed: same seed, same numbers.
 #[component]
 pub fn SeedControl(design: RwSignal<Design>) -> impl IntoView {
+    let clock = use_context::<UpdateClock>();
     view! {
         <label class="seed">
             " · World seed "
@@ -99,6 +105,9 @@ pub fn SeedControl(design: RwSignal<Design>) -> impl IntoView {
                 prop:value=move || design.with(|d| d.seed.to_string())
                 on:change=move |ev| {
                     if let Ok(seed) = event_target_value(&ev).trim().parse::<u64>() {
+                        if let Some(clock) = clock {
+                            clock.start("seed");
+                        }
                         design.update(|d| d.seed = seed);
                     }
                 } />

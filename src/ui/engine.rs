@@ -31,6 +31,8 @@ pub enum EngineEvent {
         generation: u64,
         report: Result<RunSummary, String>,
         baseline: Option<RunSummary>,
+        /// Compare mode: the pinned design's summary, or why it could not run.
+        pinned: Option<Result<RunSummary, String>>,
     },
     /// The worker failed or could not start; a readable reason.
     Failed(String),
@@ -184,10 +186,12 @@ impl Engine {
                 generation,
                 report,
                 baseline,
+                pinned,
             }) => self.emit(&EngineEvent::Ran {
                 generation,
                 report,
                 baseline,
+                pinned,
             }),
             Ok(Reply::Checked { id, outcome }) => self.checked(id, outcome),
             Ok(Reply::Crashed { message }) => {
@@ -208,6 +212,7 @@ impl Engine {
                 generation,
                 report: Err(message),
                 baseline: None,
+                pinned: None,
             }),
             Some(InFlight::Check(id)) => self.checked(id, Err(message)),
             None => {}

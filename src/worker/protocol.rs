@@ -34,6 +34,9 @@ pub enum Request {
         seed: u64,
         /// Every knob's value, written as a URL writes it.
         design: Vec<(String, String)>,
+        /// Compare mode: the pinned design's knobs, at the same seed.
+        #[serde(default)]
+        pinned: Option<Vec<(String, String)>>,
     },
     /// Check one of the study's claims at `seed` (both sides run).
     Check {
@@ -51,13 +54,29 @@ impl Request {
             generation,
             study,
             seed: design.seed,
-            design: design
-                .values
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_string()))
-                .collect(),
+            design: pairs_of(design),
+            pinned: None,
         }
     }
+
+    /// The same request, also running `pinned` (compare mode) at the
+    /// design's seed.
+    #[must_use]
+    pub fn with_pin(mut self, pin: Option<&Design>) -> Request {
+        if let Request::Run { pinned, .. } = &mut self {
+            *pinned = pin.map(pairs_of);
+        }
+        self
+    }
+}
+
+/// Every knob's value of `design`, written as a URL writes it.
+fn pairs_of(design: &Design) -> Vec<(String, String)> {
+    design
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect()
 }
 
 /// What the worker answers.
@@ -68,11 +87,14 @@ pub enum Reply {
     /// as the badge shows it.
     Ready { backend: String },
     /// A design ran. `baseline` is the study's default design at the same
-    /// seed, for the changes the cards show (absent if it could not run).
+    /// seed, for the changes the cards show (absent if it could not run);
+    /// `pinned` the pinned design's, in compare mode.
     Ran {
         generation: u64,
         report: Result<RunSummary, String>,
         baseline: Option<RunSummary>,
+        #[serde(default)]
+        pinned: Option<Result<RunSummary, String>>,
     },
     /// A claim was checked.
     Checked {
@@ -269,11 +291,13 @@ mod tests {
             generation: 7,
             report: Ok(summary.clone()),
             baseline: None,
+            pinned: None,
         };
         let Reply::Ran {
             generation: 7,
             report: Ok(back),
             baseline: None,
+            pinned: None,
         } = decode::<Reply>(&encode(&reply)).unwrap()
         else {
             panic!("not the reply sent");
