@@ -388,7 +388,8 @@ fn CompareBar(
     pin: RwSignal<Option<Design>>,
     pinned_run: RwSignal<Option<Result<RunSummary, String>>>,
 ) -> impl IntoView {
-    move || match pin.get() {
+    move || {
+        match pin.get() {
         None => view! {
             <div class="compare" data-testid="compare">
                 <button type="button" data-testid="pin" on:click=move |_| pin.set(Some(design.get_untracked()))>
@@ -413,6 +414,7 @@ fn CompareBar(
             }
             .into_any()
         }
+    }
     }
 }
 

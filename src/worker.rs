@@ -193,6 +193,7 @@ mod tests {
             generation,
             report,
             baseline,
+            pinned: None,
         } = protocol::decode(&text).unwrap()
         else {
             panic!("a run reply: {text}");

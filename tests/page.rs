@@ -242,7 +242,10 @@ async fn compare_mode_pins_a_design_and_shows_both() {
     let expected = format!("B: ROC-AUC {auc_b}; A: ROC-AUC {auc_a}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while browser.drawn_charts(charts).await["roc"].caption != expected {
-        assert!(Instant::now() < deadline, "the ROC caption never became {expected}");
+        assert!(
+            Instant::now() < deadline,
+            "the ROC caption never became {expected}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     browser
@@ -260,7 +263,10 @@ async fn compare_mode_pins_a_design_and_shows_both() {
     assert_eq!(browser.card_after_run("offline.auc").await, auc_b);
     let deadline = Instant::now() + Duration::from_secs(30);
     while browser.drawn_charts(charts).await["roc"].caption != expected {
-        assert!(Instant::now() < deadline, "the linked ROC caption never became {expected}");
+        assert!(
+            Instant::now() < deadline,
+            "the linked ROC caption never became {expected}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -562,7 +568,12 @@ async fn page_benchmark() {
                     let (ms, named) = browser.next_measure("casebook:update", seen).await;
                     assert_eq!(named, knob.id, "the measure names the knob");
                     println!("{} {}={value}: {ms:.0} ms", study.meta.id, knob.id);
-                    if trains { &mut retrain } else { &mut no_retrain }.push(ms);
+                    if trains {
+                        &mut retrain
+                    } else {
+                        &mut no_retrain
+                    }
+                    .push(ms);
                 }
             }
         }
@@ -595,7 +606,11 @@ fn alternatives(knob: &casebook::Knob) -> Vec<String> {
         (KnobKind::Slider { min, max, step }, KnobValue::Number(x)) => {
             // Three quarters of the way from the default to the top, on a
             // step (or towards the bottom when the default is the top).
-            let target = if *x < *max { x + 0.75 * (max - x) } else { x - 0.75 * (x - min) };
+            let target = if *x < *max {
+                x + 0.75 * (max - x)
+            } else {
+                x - 0.75 * (x - min)
+            };
             let snapped = min + ((target - min) / step).round() * step;
             vec![KnobValue::Number(snapped.clamp(*min, *max)).to_string()]
         }

@@ -81,8 +81,7 @@ pub fn read(pairs: &[(String, String)], studies: &[Study], reserved: &[&str]) ->
     };
     let mut design = chosen.default_design(seed);
     for (name, value) in pairs {
-        if [STUDY, SEED, STEP, PIN].contains(&name.as_str()) || reserved.contains(&name.as_str())
-        {
+        if [STUDY, SEED, STEP, PIN].contains(&name.as_str()) || reserved.contains(&name.as_str()) {
             continue;
         }
         if let Err(reason) = chosen.set(&mut design, name, value) {
@@ -247,31 +246,44 @@ mod tests {
         let design = study.default_design(9);
         let mut pin = design.clone();
         study.set(&mut pin, "model", "gbdt").unwrap();
-        study.set(&mut pin, "trees", "100").unwrap();
-        let written = write(study, &design, DesignStep::ModelAndOfflineEvaluation, Some(&pin));
+        study.set(&mut pin, "trees", "200").unwrap();
+        let written = write(
+            study,
+            &design,
+            DesignStep::ModelAndOfflineEvaluation,
+            Some(&pin),
+        );
         assert_eq!(
             written.last(),
-            Some(&("pin".to_owned(), "model:gbdt,trees:100".to_owned()))
+            Some(&("pin".to_owned(), "model:gbdt,trees:200".to_owned()))
         );
         let state = read(&written, &studies, &[]);
         assert_eq!(state.pin.as_ref(), Some(&pin));
         assert_eq!(state.design, design);
         assert!(state.notices.is_empty(), "{:?}", state.notices);
-        assert_eq!(describe_pin(study, &pin), "Model = gbdt, Trees = 100");
+        assert_eq!(describe_pin(study, &pin), "Model = gbdt, Trees = 200");
 
         // The default design pinned is an empty pin.
-        let written = write(study, &design, DesignStep::ProblemFormulation, Some(&design));
+        let written = write(
+            study,
+            &design,
+            DesignStep::ProblemFormulation,
+            Some(&design),
+        );
         assert_eq!(written.last(), Some(&("pin".to_owned(), String::new())));
         assert_eq!(read(&written, &studies, &[]).pin, Some(design.clone()));
 
         let state = read(
-            &pairs(&[("pin", "model:forest,trees:100,oops")]),
+            &pairs(&[("pin", "model:forest,trees:200,oops")]),
             &studies,
             &[],
         );
         let pin = state.pin.unwrap();
-        assert_eq!(pin.get("model"), Some(&KnobValue::Choice("logistic".into())));
-        assert_eq!(pin.get("trees"), Some(&KnobValue::Number(100.0)));
+        assert_eq!(
+            pin.get("model"),
+            Some(&KnobValue::Choice("logistic".into()))
+        );
+        assert_eq!(pin.get("trees"), Some(&KnobValue::Number(200.0)));
         assert_eq!(state.notices.len(), 2, "{:?}", state.notices);
         assert!(state.notices[0].contains("model:forest"));
         assert!(state.notices[1].contains("knob:value"));

@@ -12,8 +12,8 @@ use web_sys::HtmlCanvasElement;
 
 use super::RunState;
 use crate::charts::{Series, Theme, describe, draw, title};
-use crate::worker::protocol::RunSummary;
 use crate::study::Chart;
+use crate::worker::protocol::RunSummary;
 
 /// The charts `charts` of the latest run, beside the pinned design's in
 /// compare mode.
@@ -76,10 +76,12 @@ fn ChartFigure(
                         data: &summary.charts,
                     }],
                 };
-                caption.set(match pinned.as_ref().and_then(|a| describe(chart, &a.charts)) {
-                    Some(a) => format!("B: {said}; A: {a}"),
-                    None => said,
-                });
+                caption.set(
+                    match pinned.as_ref().and_then(|a| describe(chart, &a.charts)) {
+                        Some(a) => format!("B: {said}; A: {a}"),
+                        None => said,
+                    },
+                );
                 drawn.set(paint(&element, chart, &series));
             }
         });
