@@ -125,9 +125,9 @@ pub fn draw<DB: DrawingBackend>(
     theme: Theme,
 ) -> Result<(), ChartError> {
     area.fill(&theme.background())?;
-    let measured = series
-        .first()
-        .is_some_and(|s| describe(chart, s.data).is_some());
+    // In compare mode one design may lack what the other has (a popularity
+    // ranker trains no loss curve): the chart draws what there is.
+    let measured = series.iter().any(|s| describe(chart, s.data).is_some());
     if measured {
         match chart {
             Chart::Roc => roc(series, area, theme)?,
@@ -145,7 +145,7 @@ pub fn draw<DB: DrawingBackend>(
     } else {
         let (w, h) = area.dim_in_pixel();
         area.draw(&Text::new(
-            "Not measured by this study",
+            "Not measured for this design",
             (half(w), half(h)),
             theme.font(14.0).color(&theme.muted()).pos(CENTER),
         ))?;
@@ -1012,7 +1012,38 @@ mod tests {
                 Theme::default(),
             )?;
         }
-        assert!(svg.contains("Not measured by this study"), "{svg}");
+        assert!(svg.contains("Not measured for this design"), "{svg}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_chart_draws_the_design_that_has_it_beside_one_that_does_not() -> Result<(), ChartError> {
+        let trained = ChartData {
+            loss: super::super::LossData {
+                train: vec![0.5, 0.4, 0.35],
+                valid: vec![0.52, 0.45, 0.46],
+                best_epoch: 1,
+            },
+            ..ChartData::default()
+        };
+        let untrained = ChartData::default();
+        let mut svg = String::new();
+        {
+            let area = SVGBackend::with_string(&mut svg, (480, 320)).into_drawing_area();
+            let series = [
+                Series {
+                    label: "B",
+                    data: &untrained,
+                },
+                Series {
+                    label: "A",
+                    data: &trained,
+                },
+            ];
+            draw(Chart::Loss, &series, &area, Theme::default())?;
+        }
+        assert!(!svg.contains("Not measured"), "{svg}");
+        assert!(svg.contains("A: validation"), "{svg}");
         Ok(())
     }
 }

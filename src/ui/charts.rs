@@ -59,7 +59,7 @@ fn ChartFigure(
         run.with(|state| {
             if let RunState::Done(summary) = state {
                 let said = describe(chart, &summary.charts)
-                    .unwrap_or_else(|| "Not measured by this study".to_owned());
+                    .unwrap_or_else(|| "Not measured for this design".to_owned());
                 let series = match &pinned {
                     Some(a) => vec![
                         Series {
