@@ -33,7 +33,7 @@ pub struct ChartData {
     /// The A/B test, where the study runs one.
     pub ab: Option<AbData>,
     /// The monitored days, where the study monitors.
-    pub drift: Option<Vec<DriftDay>>,
+    pub drift: Option<DriftData>,
 }
 
 /// The classifier's curves, with the headline numbers their captions quote.
@@ -85,13 +85,22 @@ pub struct AbData {
     pub users_per_arm: u32,
 }
 
+/// The monitoring timeline: each day's outcome (`metric` names it) for the
+/// deployed model and for the production system (`baseline` names it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DriftData {
+    pub metric: String,
+    pub baseline: String,
+    pub days: Vec<DriftDay>,
+}
+
 /// One monitored day.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DriftDay {
     pub day: u16,
-    /// The deployed model's online CTR, and the production ranking's.
-    pub ctr: f64,
-    pub ctr_baseline: f64,
+    /// The deployed model's outcome, and the production system's.
+    pub online: f64,
+    pub baseline: f64,
     pub statistic: f64,
     pub alert: bool,
     pub retrained: bool,
@@ -152,20 +161,23 @@ impl From<&Report> for ChartData {
                     p_value: r.ab.p_value,
                     users_per_arm: r.ab.users_per_arm,
                 });
-                data.drift = Some(
-                    r.monitoring
+                data.drift = Some(DriftData {
+                    metric: "Online CTR".to_owned(),
+                    baseline: "Production ranking".to_owned(),
+                    days: r
+                        .monitoring
                         .days
                         .iter()
                         .map(|d| DriftDay {
                             day: d.day,
-                            ctr: d.ctr,
-                            ctr_baseline: d.ctr_logging_policy,
+                            online: d.ctr,
+                            baseline: d.ctr_logging_policy,
                             statistic: d.drift_statistic,
                             alert: d.alert,
                             retrained: d.retrained,
                         })
                         .collect(),
-                );
+                });
             }
             StudyReport::Content(r) => {
                 data.curves = Some(curve_data(
@@ -181,6 +193,23 @@ impl From<&Report> for ChartData {
                     best_epoch: r.training.best_epoch,
                 };
                 cost.push(("Labels".to_owned(), r.data.label_cost));
+                data.drift = Some(DriftData {
+                    metric: "Harmful posts caught".to_owned(),
+                    baseline: "Keyword rule".to_owned(),
+                    days: r
+                        .monitoring
+                        .days
+                        .iter()
+                        .map(|d| DriftDay {
+                            day: d.day,
+                            online: d.recall,
+                            baseline: d.recall_keyword_rule,
+                            statistic: d.drift_statistic,
+                            alert: d.alert,
+                            retrained: d.retrained,
+                        })
+                        .collect(),
+                });
             }
         }
         data.cost = cost;
@@ -276,12 +305,14 @@ pub fn describe(chart: Chart, data: &ChartData) -> Option<String> {
             )
         }
         Chart::Drift => {
-            let days = data.drift.as_ref()?;
+            let drift = data.drift.as_ref()?;
+            let days = &drift.days;
             let alerts = days.iter().filter(|d| d.alert).count();
             let retrains = days.iter().filter(|d| d.retrained).count();
+            let (first, last) = (days.first()?, days.last()?);
             format!(
-                "{} days monitored, {alerts} alerts, {retrains} retrainings",
-                days.len()
+                "{}: {:.4} on day {} to {:.4} on day {}; {alerts} alerts, {retrains} retrainings",
+                drift.metric, first.online, first.day, last.online, last.day
             )
         }
         Chart::Cost => {

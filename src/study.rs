@@ -5,6 +5,7 @@
 mod content;
 mod feed;
 mod knobs;
+mod monitoring;
 mod raw;
 mod run;
 mod serving;
@@ -134,14 +135,14 @@ impl WorldSpec {
         }
     }
 
-    /// Every knob id this world understands: its own, then the serving
-    /// step's, which every world shares.
+    /// Every knob id this world understands: its own, then the serving and
+    /// monitoring steps', which every world shares.
     pub(crate) fn knob_defs(&self) -> impl Iterator<Item = &'static KnobDef> {
         let own = match self {
             WorldSpec::Feed(_) => feed::KNOBS,
             WorldSpec::Content(_) => content::KNOBS,
         };
-        own.iter().chain(serving::KNOBS)
+        own.iter().chain(serving::KNOBS).chain(monitoring::KNOBS)
     }
 
     /// Every numeric report key a claim may name, with its label and
@@ -176,9 +177,12 @@ impl WorldSpec {
                 "ab.power",
                 "ab.required_users_per_arm",
             ],
+            // Each world's own first (only keys the world has are kept).
             DesignStep::ScalingAndMonitoring => &[
                 "monitoring.mean_ctr",
                 "monitoring.ctr_drop",
+                "monitoring.mean_recall",
+                "monitoring.recall_drop",
                 "monitoring.alerts",
                 "monitoring.retrains",
             ],

@@ -98,10 +98,14 @@ fn every_chart_a_step_shows_draws_what_the_report_measured() {
                             * metric(&report, "serving.requests")
                             / 1e6
                     )],
-                    Chart::Drift => vec![
-                        "Production ranking".to_owned(),
-                        "Drift statistic".to_owned(),
-                    ],
+                    Chart::Drift => {
+                        let drift = data.drift.as_ref().expect("a timeline");
+                        vec![
+                            drift.baseline.clone(),
+                            drift.metric.clone(),
+                            "Drift statistic".to_owned(),
+                        ]
+                    }
                     Chart::Loss => vec!["Current: validation".to_owned(), "Epoch".to_owned()],
                     Chart::Scores => vec!["Current: positives".to_owned()],
                     Chart::Throughput => vec!["p99 latency, ms".to_owned()],

@@ -780,8 +780,11 @@ fn drift<DB: DrawingBackend>(
 ) -> Result<(), ChartError> {
     let monitored: Vec<_> = series
         .iter()
-        .filter_map(|s| Some((s.label, s.data.drift.as_ref()?)))
+        .filter_map(|s| Some((s.label, &s.data.drift.as_ref()?.days)))
         .collect();
+    let Some(names) = series.iter().find_map(|s| s.data.drift.as_ref()) else {
+        return Ok(());
+    };
     let days = || monitored.iter().flat_map(|(_, d)| d.iter());
     let first = days()
         .map(|d| f64::from(d.day))
@@ -790,27 +793,25 @@ fn drift<DB: DrawingBackend>(
         .map(|d| f64::from(d.day))
         .fold(f64::NEG_INFINITY, f64::max);
     let x = (first - 0.5)..(last + 0.5);
-    let ctr_low = days()
-        .map(|d| d.ctr.min(d.ctr_baseline))
+    let low = days()
+        .map(|d| d.online.min(d.baseline))
         .fold(f64::INFINITY, f64::min);
-    let ctr_high = days()
-        .map(|d| d.ctr.max(d.ctr_baseline))
-        .fold(0.0, f64::max);
-    let pad = ((ctr_high - ctr_low) * 0.15).max(1e-3);
+    let high = days().map(|d| d.online.max(d.baseline)).fold(0.0, f64::max);
+    let pad = ((high - low) * 0.15).max(1e-3);
     let (_, h) = area.dim_in_pixel();
     let (top, bottom) = area.split_vertically(h * 3 / 5);
     let mut upper = plane_counting(
         &top,
         theme,
         x.clone(),
-        (ctr_low - pad)..(ctr_high + pad),
-        ("", "Online CTR"),
+        (low - pad)..(high + pad),
+        ("", names.metric.as_str()),
         true,
     )?;
     for (i, (label, d)) in monitored.iter().enumerate() {
         let color = theme.series(i);
         let style = theme.line(color, 2.0);
-        let points: Vec<(f64, f64)> = d.iter().map(|d| (f64::from(d.day), d.ctr)).collect();
+        let points: Vec<(f64, f64)> = d.iter().map(|d| (f64::from(d.day), d.online)).collect();
         chart_line_with_points(
             &mut upper,
             &points,
@@ -820,22 +821,14 @@ fn drift<DB: DrawingBackend>(
             &format!("{label}: model"),
         )?;
         if i == 0 {
-            let baseline: Vec<(f64, f64)> = d
-                .iter()
-                .map(|d| (f64::from(d.day), d.ctr_baseline))
-                .collect();
-            reference(
-                &mut upper,
-                theme,
-                baseline,
-                theme.muted(),
-                "Production ranking",
-            )?;
+            let baseline: Vec<(f64, f64)> =
+                d.iter().map(|d| (f64::from(d.day), d.baseline)).collect();
+            reference(&mut upper, theme, baseline, theme.muted(), &names.baseline)?;
         }
         for day in d.iter().filter(|d| d.retrained) {
             let at = f64::from(day.day) - 0.5;
             upper.draw_series(DashedLineSeries::new(
-                vec![(at, ctr_low - pad), (at, ctr_high + pad)],
+                vec![(at, low - pad), (at, high + pad)],
                 theme.px(3.0),
                 theme.px(3.0),
                 theme.line(GREEN, 2.0),

@@ -7,6 +7,7 @@
 pub mod content;
 mod curves;
 pub mod feed;
+pub mod watch;
 
 pub use curves::{CURVE_POINTS, Curves, SCORE_BINS};
 

@@ -185,6 +185,24 @@ pub(crate) const METRICS: &[Metric] = &[
         "Harmful view prevalence, no enforcement",
         Better::Neither,
     ),
+    Metric::new("monitoring.day_count", "Days monitored", Better::Neither),
+    Metric::new(
+        "monitoring.mean_recall",
+        "Harmful posts caught, mean over the days",
+        Better::Higher,
+    ),
+    Metric::new(
+        "monitoring.recall_drop",
+        "Harmful posts caught, lost first to last day",
+        Better::Lower,
+    ),
+    Metric::new(
+        "monitoring.mean_pr_auc",
+        "PR-AUC over the days",
+        Better::Higher,
+    ),
+    Metric::new("monitoring.alerts", "Drift alerts", Better::Neither),
+    Metric::new("monitoring.retrains", "Retrains", Better::Neither),
 ];
 
 /// The metrics the app shows as cards, in order.
@@ -312,6 +330,7 @@ pub(crate) fn content_design(params: &ContentParams, design: &Design) -> Content
         model: model(design),
         quantization: super::serving::precision(design),
         policy,
+        monitor: super::monitoring::monitor_design(design, base.monitor),
         ..base
     }
 }

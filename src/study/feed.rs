@@ -2,14 +2,13 @@
 //! engine's [`FeedDesign`]. A knob the study does not offer keeps the
 //! engine's default.
 
-use crate::engine::drift::{Detector, RetrainPolicy};
 use crate::engine::features::feed::FeedFeatureOptions;
 use crate::engine::features::{Encoding, Scaling};
 use crate::engine::models::gbdt::GbdtConfig;
 use crate::engine::models::logistic::LogisticConfig;
 use crate::engine::models::mlp::MlpConfig;
 use crate::engine::pipeline::feed::ab::AbDesign;
-use crate::engine::pipeline::feed::monitor::{MONITOR_DAYS, MonitorDesign};
+use crate::engine::pipeline::feed::monitor::MONITOR_DAYS;
 use crate::engine::pipeline::feed::retrieval::{RetrievalDesign, RetrievalMethod};
 use crate::engine::pipeline::feed::{FeedDesign, FeedModel};
 use crate::engine::sampling::{Imbalance, Sampling};
@@ -17,7 +16,7 @@ use crate::engine::split::SplitKind;
 use crate::engine::world::feed::{FeedDrift, FeedParams};
 
 use super::knobs::{Design, KnobDef, choice, number, toggle};
-use super::{Better, Metric};
+use super::{Better, Metric, monitoring};
 
 /// Oversampling repeats each positive this many times.
 const OVERSAMPLE_FACTOR: u32 = 4;
@@ -77,10 +76,6 @@ pub(crate) const KNOBS: &[KnobDef] = &[
             "engagement_drop",
         ],
     ),
-    choice("retrain", &["never", "daily", "weekly", "on_alert"]),
-    number("label_delay", 0.0, 3.0, true),
-    number("retrain_window", 1.0, 30.0, true),
-    choice("detector", &["psi", "ks", "js", "wasserstein", "auto"]),
 ];
 
 /// Every numeric key of the feed report, as claims and the CLI name them,
@@ -287,7 +282,7 @@ pub(crate) fn feed_design(params: &FeedParams, design: &Design) -> FeedDesign {
     let model = model(design);
     FeedDesign {
         seed: design.seed,
-        monitor: monitor_design(design, base.monitor),
+        monitor: monitoring::monitor_design(design, base.monitor),
         ab: AbDesign {
             users_per_arm: design.number("ab_users", f64::from(base.ab.users_per_arm)) as u32,
             days: design.number("ab_days", f64::from(base.ab.days)) as u16,
@@ -356,20 +351,6 @@ fn model(design: &Design) -> FeedModel {
                 ..d
             })
         }
-    }
-}
-
-/// The monitoring step's choices.
-fn monitor_design(design: &Design, base: MonitorDesign) -> MonitorDesign {
-    let retrain = RetrainPolicy::from_id(
-        design.choice("retrain", "never"),
-        design.number("label_delay", 0.0) as u32,
-    )
-    .unwrap_or(base.retrain);
-    MonitorDesign {
-        retrain,
-        detector: Detector::from_id(design.choice("detector", "psi")).unwrap_or(base.detector),
-        window_days: design.number("retrain_window", f64::from(base.window_days)) as u16,
     }
 }
 

@@ -4,7 +4,9 @@
 //! class imbalance, feature transforms, training, then on the test days:
 //! offline metrics against the ground truth (any harm as the main task, and
 //! per category) and a two-threshold enforcement policy with a review queue
-//! of limited daily capacity.
+//! of limited daily capacity. Step 9's monitoring is `content/monitor.rs`.
+
+mod monitor;
 
 use std::collections::BTreeMap;
 
@@ -12,6 +14,7 @@ use serde::Serialize;
 
 use crate::compute::Precision;
 
+use super::watch::MonitorDesign;
 use super::{Curves, Memo, ModelSummary, PipelineError, check_design};
 use crate::engine::data::Dataset;
 use crate::engine::features::content::{ContentFeatureOptions, raw_table, text_columns};
@@ -26,6 +29,7 @@ use crate::engine::rng::Seed;
 use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate, sample};
 use crate::engine::split::{SplitKind, split};
 use crate::engine::world::content::{BENIGN, ContentParams, ContentWorld, LabelSource};
+pub use monitor::{ContentMonitorDay, ContentMonitorReport, MONITOR_DAYS};
 
 /// Share of a post's views seen before a queued review removes it.
 pub const REVIEW_VIEW_SHARE: f64 = 0.25;
@@ -55,6 +59,8 @@ pub struct ContentDesign {
     /// The precision the trained model is stored and served at.
     pub quantization: Precision,
     pub policy: PolicyConfig,
+    /// Step 9: retraining and drift detection over the last days.
+    pub monitor: MonitorDesign,
 }
 
 impl Default for ContentDesign {
@@ -77,6 +83,7 @@ impl Default for ContentDesign {
             model: ContentModel::Logistic(content_logistic()),
             quantization: Precision::Fp32,
             policy: PolicyConfig::default(),
+            monitor: MonitorDesign::default(),
         }
     }
 }
@@ -215,6 +222,8 @@ pub struct ContentReport {
     pub data: ContentData,
     pub training: TrainingCurve,
     pub policy: PolicyOutcome,
+    /// Step 9: the days after deployment, day by day.
+    pub monitoring: ContentMonitorReport,
     /// The test rows' curves, for the charts; the confusion matrix is at the
     /// policy's removal threshold.
     pub curves: Curves,
@@ -307,6 +316,9 @@ pub struct PolicyOutcome {
 pub struct ContentPipeline {
     world: Memo<(u64, ContentParams), ContentWorld>,
     table: Memo<(u64, ContentParams, ContentFeatureOptions), RawTable>,
+    /// Keyed by the design with the policy at its default: the timeline
+    /// does not read the policy.
+    monitoring: Memo<ContentDesign, ContentMonitorReport>,
 }
 
 /// The rows of each part and the labels training sees.
@@ -387,6 +399,13 @@ impl ContentPipeline {
             recall_at_precision_90,
         };
         let data = data_summary(design, &world, &prepared);
+        let key = ContentDesign {
+            policy: PolicyConfig::default(),
+            ..design.clone()
+        };
+        let monitoring = self.monitoring.get_or_try(key, || {
+            Ok::<_, PipelineError>(monitor::monitor_days(design, &world, &table, seed))
+        })?;
         Ok(ContentReport {
             offline,
             per_category: per_category(&world, test, &scores),
@@ -394,6 +413,7 @@ impl ContentPipeline {
             data,
             training,
             policy: apply_policy(&world, test, &scores, &design.policy),
+            monitoring: (*monitoring).clone(),
             curves,
         })
     }
@@ -734,6 +754,46 @@ mod tests {
 
     fn run(pipeline: &mut ContentPipeline, design: &ContentDesign) -> ContentReport {
         pipeline.run(design).unwrap()
+    }
+
+    #[test]
+    fn monitoring_retrains_as_the_policy_says_and_sees_the_swap() {
+        use crate::engine::drift::{RetrainPolicy, RetrainSchedule};
+        use crate::engine::world::content::ContentDrift;
+        let mut pipeline = ContentPipeline::default();
+        let base = ContentDesign::default();
+        let calm = run(&mut pipeline, &base).monitoring;
+        assert_eq!(calm.day_count, MONITOR_DAYS);
+        assert_eq!(calm.retrains, 0);
+        assert!(calm.days.iter().all(|d| (0.0..=1.0).contains(&d.recall)));
+        let mut world = base.world.clone();
+        let swap_day = world.days - 3;
+        world.drift.push(ContentDrift::VocabularySwap {
+            day: swap_day,
+            category: None,
+            share: 0.6,
+        });
+        let daily = ContentDesign {
+            world,
+            monitor: MonitorDesign {
+                retrain: RetrainPolicy {
+                    schedule: RetrainSchedule::EveryNDays(1),
+                    label_delay_days: 0,
+                },
+                window_days: 8,
+                ..MonitorDesign::default()
+            },
+            ..base
+        };
+        let swapped = run(&mut pipeline, &daily).monitoring;
+        // Retrained at the start of every day but the first.
+        assert_eq!(swapped.retrains, u32::from(MONITOR_DAYS) - 1);
+        assert!(swapped.days.iter().skip(1).all(|d| d.retrained));
+        // The swap costs recall from its day on, and the keyword rule more.
+        let before = &swapped.days[1];
+        let after = swapped.days.iter().find(|d| d.day == swap_day).unwrap();
+        assert!(after.recall < before.recall - 0.1, "{swapped:?}");
+        assert!(after.recall_keyword_rule < before.recall_keyword_rule - 0.1);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::compute::Precision;
 
+use super::watch::{DayView, Deployed};
 use super::{Curves, Memo};
 pub use super::{ModelSummary, PipelineError};
 use crate::engine::data::Dataset;
@@ -24,7 +25,7 @@ use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate, sampl
 use crate::engine::split::{SplitKind, split};
 use crate::engine::world::feed::{FeedParams, FeedWorld};
 use ab::{AbDesign, AbReport, ServedSessions};
-use monitor::{DayView, Deployed, MONITOR_DAYS, MonitorDesign, MonitorReport};
+use monitor::{MONITOR_DAYS, MonitorDesign, MonitorReport};
 use retrieval::{RetrievalDesign, RetrievalReport, Towers, retrieve, train_towers};
 
 /// Every choice of a feed-ranking design.
@@ -750,8 +751,7 @@ fn monitor_days(
         DayView {
             scores,
             labels,
-            ctr: online.ctr,
-            ctr_logging_policy: online.ctr_logging_policy,
+            online: (online.ctr, online.ctr_logging_policy),
         }
     };
     monitor::run(first..last, design.monitor, deploy, view)

@@ -1,45 +1,17 @@
-//! Step 9, scaling, monitoring and updates: a model deployed before the
-//! world's last [`MONITOR_DAYS`] days serves them one day at a time, while
-//! the world drifts (if the design's world has drift events). Each day the
-//! monitor compares the distribution of the model's scores on that day's
-//! impressions with the scores on the data it was validated on, raises an
-//! alert when the detector says so, and the retraining policy decides
-//! whether to retrain at the start of the next day on the labels that have
-//! arrived by then. The timeline records each day's online click-through
-//! rate, offline AUC, the detector's value, alerts and retrains.
+//! Step 9, scaling, monitoring and updates, in the feed world: a model
+//! deployed before the world's last [`MONITOR_DAYS`] days serves them one
+//! day at a time through the shared loop (`pipeline/watch.rs`), while the
+//! world drifts (if the design's world has drift events). The timeline
+//! records each day's online click-through rate against the production
+//! ranking's, offline AUC, the detector's value, alerts and retrains.
 
 use serde::Serialize;
 
-use crate::engine::drift::{Detector, Reference, RetrainPolicy, RetrainSchedule, Thresholds};
-use crate::engine::metrics::roc_auc;
+pub use crate::engine::pipeline::watch::MonitorDesign;
+use crate::engine::pipeline::watch::{DayView, Deployed, watch};
 
 /// Days at the end of the world the monitor watches.
 pub const MONITOR_DAYS: u16 = 5;
-
-/// Quantile bins of the detectors that bin scores.
-const DRIFT_BINS: usize = 10;
-
-/// What the monitoring step chooses.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MonitorDesign {
-    pub retrain: RetrainPolicy,
-    pub detector: Detector,
-    /// Days of labels a retraining trains on (the most recent ones).
-    pub window_days: u16,
-}
-
-impl Default for MonitorDesign {
-    fn default() -> Self {
-        MonitorDesign {
-            retrain: RetrainPolicy {
-                schedule: RetrainSchedule::Never,
-                label_delay_days: 0,
-            },
-            detector: Detector::Psi,
-            window_days: 4,
-        }
-    }
-}
 
 /// One monitored day.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -76,74 +48,28 @@ pub struct MonitorReport {
     pub days: Vec<MonitorDay>,
 }
 
-/// What the monitor needs from a deployed model on a day.
-pub(super) struct DayView {
-    /// Scores of the day's logged impressions, with their clicks.
-    pub scores: Vec<f64>,
-    pub labels: Vec<u8>,
-    /// Expected online CTR that day, and the production ranking's.
-    pub ctr: f64,
-    pub ctr_logging_policy: f64,
-}
-
-/// A deployed model as the monitor sees it: its scores on its own
-/// validation rows, the reference of the drift detectors.
-pub(super) struct Deployed {
-    pub reference_scores: Vec<f64>,
-}
-
-/// Runs the monitoring loop over `days` (in order). `deploy(newest)` trains
-/// a model on the labels of days up to `newest` (inclusive) and returns it
-/// with a view function; the caller owns all training and serving.
+/// Runs the shared monitoring loop over `days`; `view` answers a day's
+/// scores and its (model, production) click-through rates.
 pub(super) fn run<M>(
     days: std::ops::Range<u16>,
     design: MonitorDesign,
-    mut deploy: impl FnMut(u16) -> Option<(M, Deployed)>,
-    mut view: impl FnMut(&M, u16) -> DayView,
+    deploy: impl FnMut(u16) -> Option<(M, Deployed)>,
+    view: impl FnMut(&M, u16) -> DayView<(f64, f64)>,
 ) -> MonitorReport {
-    let thresholds = Thresholds::default();
-    let mut timeline = Vec::new();
-    let mut alerts: Vec<u32> = Vec::new();
-    let mut retrains = 0;
-    let first = days.start;
-    let Some((mut model, mut deployed)) = deploy(first.saturating_sub(1)) else {
-        return summarize(timeline, 0);
-    };
-    let mut last_trained = u32::from(first);
-    for day in days {
-        let mut retrained = false;
-        if day > first
-            && design
-                .retrain
-                .should_retrain(u32::from(day), &alerts, last_trained)
-            && let Some(newest) = design.retrain.newest_labels(u32::from(day))
-            && let Some((m, d)) = deploy(newest as u16)
-        {
-            model = m;
-            deployed = d;
-            last_trained = u32::from(day);
-            retrained = true;
-            retrains += 1;
-        }
-        let v = view(&model, day);
-        let detected = Reference::new(&deployed.reference_scores, DRIFT_BINS)
-            .and_then(|r| r.detect(&v.scores, design.detector, &thresholds))
-            .ok();
-        let alert = detected.is_some_and(|d| d.alert);
-        if alert {
-            alerts.push(u32::from(day));
-        }
-        timeline.push(MonitorDay {
-            day,
-            ctr: v.ctr,
-            ctr_logging_policy: v.ctr_logging_policy,
-            auc: roc_auc(&v.labels, &v.scores).unwrap_or(f64::NAN),
-            drift_statistic: detected.map_or(0.0, |d| d.statistic),
-            drift_p_value: detected.and_then(|d| d.p_value).unwrap_or(1.0),
-            alert,
-            retrained,
-        });
-    }
+    let (watched, retrains) = watch(days, design, deploy, view);
+    let timeline = watched
+        .into_iter()
+        .map(|w| MonitorDay {
+            day: w.day,
+            ctr: w.online.0,
+            ctr_logging_policy: w.online.1,
+            auc: w.auc,
+            drift_statistic: w.drift_statistic,
+            drift_p_value: w.drift_p_value,
+            alert: w.alert,
+            retrained: w.retrained,
+        })
+        .collect();
     summarize(timeline, retrains)
 }
 
