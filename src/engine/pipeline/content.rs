@@ -83,7 +83,12 @@ impl Default for ContentDesign {
             model: ContentModel::Logistic(content_logistic()),
             quantization: Precision::Fp32,
             policy: PolicyConfig::default(),
-            monitor: MonitorDesign::default(),
+            // Review labels only so many posts a day: a retraining keeps
+            // eight days of them, not the feed's four.
+            monitor: MonitorDesign {
+                window_days: 8,
+                ..MonitorDesign::default()
+            },
         }
     }
 }
