@@ -6,6 +6,7 @@
 pub mod charts;
 pub mod compute;
 pub mod engine;
+pub mod export;
 mod markdown;
 mod study;
 #[cfg(target_arch = "wasm32")]

@@ -13,6 +13,7 @@ mod timing;
 
 use leptos::prelude::*;
 
+use crate::export;
 use crate::markdown::markdown_to_html;
 use crate::study::{Design, DesignStep, Study, bundled_studies, url};
 use crate::worker::protocol::{ClaimOutcome, Request, RunSummary, StudyRef};
@@ -185,7 +186,7 @@ fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> 
         <div class="workspace">
             <StepNav step=step />
             <StepPanel study=study step=step design=design engine=engine run=run compare=compare />
-            <Results study=study step=step run=run baseline=baseline compare=compare>
+            <Results study=study step=step design=design run=run baseline=baseline compare=compare>
                 <CompareBar study=study design=design pin=pin pinned_run=pinned_run />
             </Results>
         </div>
@@ -424,6 +425,7 @@ fn CompareBar(
 fn Results(
     study: Memo<Study>,
     step: RwSignal<DesignStep>,
+    design: RwSignal<Design>,
     run: RwSignal<RunState>,
     baseline: RwSignal<Option<RunSummary>>,
     compare: Signal<Option<RunSummary>>,
@@ -482,8 +484,50 @@ fn Results(
             {status}
             {children()}
             <div class="cards">{cards}</div>
+            <Exports design=design run=run />
         </aside>
     }
+}
+
+/// Links that download the run's report as JSON and its metrics as CSV,
+/// once the numbers on the page are the current design's.
+#[component]
+fn Exports(design: RwSignal<Design>, run: RwSignal<RunState>) -> impl IntoView {
+    move || {
+        run.with(|state| {
+            let RunState::Done(summary) = state else {
+                return None;
+            };
+            let pairs: Vec<(String, String)> = design.with_untracked(|d| {
+                d.values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect()
+            });
+            let json = data_url("application/json", &export::report_json(summary, &pairs));
+            let csv = data_url("text/csv", &export::metrics_csv(summary));
+            Some(view! {
+                <p class="exports">
+                    "Download: "
+                    <a data-testid="export-json" href=json download=export::file_name(summary, "report.json")>
+                        "report (JSON)"
+                    </a>
+                    " · "
+                    <a data-testid="export-csv" href=csv download=export::file_name(summary, "metrics.csv")>
+                        "metrics (CSV)"
+                    </a>
+                </p>
+            })
+        })
+    }
+}
+
+/// `text` as a `data:` URL of type `mime`.
+fn data_url(mime: &str, text: &str) -> String {
+    format!(
+        "data:{mime};charset=utf-8,{}",
+        String::from(js_sys::encode_uri_component(text))
+    )
 }
 
 /// Whole numbers with thousands separators, others with four decimals.

@@ -180,6 +180,33 @@ async fn charts_draw_the_run_and_redraw_when_a_knob_changes() {
         .expect("scroll");
     browser.screenshot("model-step-charts").await;
 
+    // The exports hold the numbers on screen.
+    let csv = browser.fetch_link("[data-testid=export-csv]").await;
+    let row = csv
+        .lines()
+        .find_map(|l| l.strip_prefix("offline.auc,"))
+        .expect("an offline.auc row");
+    let exported: f64 = row.parse().expect("a number");
+    assert_eq!(format!("{exported:.4}"), auc);
+    let json: serde_json::Value =
+        serde_json::from_str(&browser.fetch_link("[data-testid=export-json]").await)
+            .expect("the report is JSON");
+    assert_eq!(json["study"], "feed-ranking");
+    assert_eq!(json["design"]["model"], "logistic");
+    assert_eq!(json["metrics"]["offline.auc"], exported);
+    let png = browser
+        .client
+        .execute(
+            "const a = document.querySelector('[data-chart=roc] [data-testid=export-png]');
+             a.click();
+             return [a.getAttribute('href').slice(0, 22), a.getAttribute('download')];",
+            vec![],
+        )
+        .await
+        .expect("the PNG link");
+    assert_eq!(png[0], "data:image/png;base64,");
+    assert_eq!(png[1], "casebook-feed-ranking-seed1-roc.png");
+
     let select = browser
         .client
         .find(Locator::Css("select[data-knob=model]"))
@@ -891,6 +918,21 @@ impl Browser {
             )
             .await
             .unwrap_or_else(|e| panic!("set {id}={value}: {e}"));
+    }
+
+    /// The text behind the link `css` points at.
+    async fn fetch_link(&self, css: &str) -> String {
+        let text = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 fetch(document.querySelector(arguments[0]).href)
+                   .then(r => r.text()).then(done, e => done('failed: ' + e));",
+                vec![serde_json::Value::String(css.to_owned())],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{css} can be fetched: {e}"));
+        text.as_str().unwrap_or_default().to_owned()
     }
 
     async fn text(&self, css: &str) -> String {

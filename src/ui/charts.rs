@@ -8,10 +8,12 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 use plotters::prelude::IntoDrawingArea;
 use plotters_canvas::CanvasBackend;
+use wasm_bindgen::JsCast;
 use web_sys::HtmlCanvasElement;
 
 use super::RunState;
 use crate::charts::{Series, Theme, describe, draw, title};
+use crate::export;
 use crate::study::Chart;
 use crate::worker::protocol::RunSummary;
 
@@ -98,6 +100,26 @@ fn ChartFigure(
             <figcaption>
                 <strong>{title(chart)}</strong>
                 <span class="chart-summary" data-testid="chart-summary">{move || caption.get()}</span>
+                <a
+                    class="chart-export"
+                    data-testid="export-png"
+                    href="#"
+                    download=move || png_name(run, chart)
+                    on:click=move |ev| {
+                        // The link takes the canvas's pixels as it is followed.
+                        let url = canvas.get_untracked().and_then(|c| c.to_data_url().ok());
+                        match (url, ev.current_target()) {
+                            (Some(url), Some(target)) => {
+                                if let Ok(link) = target.dyn_into::<web_sys::Element>() {
+                                    let _ = link.set_attribute("href", &url);
+                                }
+                            }
+                            _ => ev.prevent_default(),
+                        }
+                    }
+                >
+                    "PNG"
+                </a>
             </figcaption>
             <canvas
                 node_ref=canvas
@@ -106,6 +128,14 @@ fn ChartFigure(
             ></canvas>
         </figure>
     }
+}
+
+/// The PNG's file name: the study, seed and chart.
+fn png_name(run: RwSignal<RunState>, chart: Chart) -> String {
+    run.with(|state| match state {
+        RunState::Done(summary) => export::file_name(summary, &format!("{}.png", chart.id())),
+        _ => format!("casebook-{}.png", chart.id()),
+    })
 }
 
 /// Draws `chart` of `series` on `element` at the screen's pixel ratio, in

@@ -321,9 +321,22 @@ pub struct PolicyOutcome {
 pub struct ContentPipeline {
     world: Memo<(u64, ContentParams), ContentWorld>,
     table: Memo<(u64, ContentParams, ContentFeatureOptions), RawTable>,
-    /// Keyed by the design with the policy at its default: the timeline
-    /// does not read the policy.
+    /// The trained classifier's test scores, and the monitoring timeline,
+    /// each keyed by the design with the policy at its default: neither
+    /// reads the policy, so moving a threshold reruns the policy only.
+    scored: Memo<ContentDesign, Classified>,
     monitoring: Memo<ContentDesign, ContentMonitorReport>,
+}
+
+/// The trained classifier's scores of the test posts, with what the
+/// report says of its training.
+#[derive(Debug)]
+struct Classified {
+    test: Vec<usize>,
+    scores: Vec<f64>,
+    model: ModelSummary,
+    training: TrainingCurve,
+    data: ContentData,
 }
 
 /// The rows of each part and the labels training sees.
@@ -376,23 +389,37 @@ impl ContentPipeline {
             .get_or_try((design.seed, design.world.clone(), design.features), || {
                 Ok::<_, PipelineError>(raw_table(&world, design.features))
             })?;
-        let prepared = prepare(design, &world, &table, seed)?;
-        let (mut scores, model, training) =
-            train_and_predict(design, &world, &table, &prepared, seed);
-        if let (Sampling::NegativeDownsampling { rate }, true) =
-            (&design.sampling, design.recalibrate)
-        {
-            for p in &mut scores {
-                *p = recalibrate(*p, *rate);
+        let key = ContentDesign {
+            policy: PolicyConfig::default(),
+            ..design.clone()
+        };
+        let scored = self.scored.get_or_try(key.clone(), || {
+            let prepared = prepare(design, &world, &table, seed)?;
+            let (mut scores, model, training) =
+                train_and_predict(design, &world, &table, &prepared, seed);
+            if let (Sampling::NegativeDownsampling { rate }, true) =
+                (&design.sampling, design.recalibrate)
+            {
+                for p in &mut scores {
+                    *p = recalibrate(*p, *rate);
+                }
             }
-        }
-        let test = &prepared.test;
+            let data = data_summary(design, &world, &prepared);
+            Ok::<_, PipelineError>(Classified {
+                test: prepared.test,
+                scores,
+                model,
+                training,
+                data,
+            })
+        })?;
+        let (test, scores) = (&scored.test, &scored.scores);
         let labels: Vec<u8> = test
             .iter()
             .map(|&i| u8::from(table.label[i] > 0.5))
             .collect();
-        let report = binary_report(&labels, &scores, design.policy.high, 10)?;
-        let curves = Curves::new(&report, &labels, &scores, design.policy.high)?;
+        let report = binary_report(&labels, scores, design.policy.high, 10)?;
+        let curves = Curves::new(&report, &labels, scores, design.policy.high)?;
         let recall_at_precision_90 = report.sweep.recall_at_precision(0.9)?.recall;
         let offline = ContentOffline {
             auc: report.roc_auc,
@@ -403,21 +430,16 @@ impl ContentPipeline {
             ece: report.expected_calibration_error,
             recall_at_precision_90,
         };
-        let data = data_summary(design, &world, &prepared);
-        let key = ContentDesign {
-            policy: PolicyConfig::default(),
-            ..design.clone()
-        };
         let monitoring = self.monitoring.get_or_try(key, || {
             Ok::<_, PipelineError>(monitor::monitor_days(design, &world, &table, seed))
         })?;
         Ok(ContentReport {
             offline,
-            per_category: per_category(&world, test, &scores),
-            model,
-            data,
-            training,
-            policy: apply_policy(&world, test, &scores, &design.policy),
+            per_category: per_category(&world, test, scores),
+            model: scored.model.clone(),
+            data: scored.data.clone(),
+            training: scored.training.clone(),
+            policy: apply_policy(&world, test, scores, &design.policy),
             monitoring: (*monitoring).clone(),
             curves,
         })

@@ -187,6 +187,10 @@ pub struct DataSummary {
 pub struct FeedPipeline {
     world: Memo<(u64, FeedParams), FeedWorld>,
     table: Memo<(u64, FeedParams, FeedFeatureOptions), RawTable>,
+    /// The trained ranker's measurements, keyed by the design with the
+    /// later stages' knobs (A/B test, retrieval, monitoring) at their
+    /// defaults: changing one of those reruns its own stage only.
+    ranker: Memo<FeedDesign, Ranked>,
     monitoring: Memo<FeedDesign, MonitorReport>,
     towers: Memo<(u64, FeedParams), Towers>,
     retrieval: Memo<(u64, FeedParams, RetrievalDesign), RetrievalReport>,
@@ -254,94 +258,135 @@ impl FeedPipeline {
                 Ok::<_, PipelineError>(raw_table(&world, design.features))
             })?;
 
-        let parts = split(&table.day, design.split, &mut seed.stream("split"));
-        check_parts(&parts)?;
-        let all_rows: Vec<usize> = (0..table.len()).collect();
-        let fit_rows = if design.fit_on_all_rows {
-            &all_rows
-        } else {
-            &parts.train
+        let key = FeedDesign {
+            ab: AbDesign::default(),
+            retrieval: RetrievalDesign::default(),
+            monitor: MonitorDesign::default(),
+            ..design.clone()
         };
-        let model = fit_and_train(
-            design,
-            &world,
-            &table,
-            &TrainRows {
-                train: &parts.train,
-                valid: &parts.valid,
-                fit: fit_rows,
-            },
-            seed,
-            &Streams::MAIN,
-        );
-        let (fitted, trained) = (&model.fitted, &model.trained);
-        let test_set = fitted.transform(&table, &parts.test);
-        let calibrate = |mut scores: Vec<f64>| {
-            if let (Sampling::NegativeDownsampling { rate }, true) =
-                (&design.sampling, design.recalibrate)
-            {
-                for p in &mut scores {
-                    *p = recalibrate(*p, *rate);
-                }
-            }
-            scores
-        };
-        let scores = calibrate(trained.scores(&test_set, &table, &parts.test));
-        let last = world.params.days;
-        let (online, served) = serve(
-            &world,
-            design,
-            trained,
-            fitted,
-            seed,
-            last.saturating_sub(ONLINE_DAYS)..last,
-        );
-        let ab = ab::run(&world, &served, design.ab, seed);
+        let ranked = self
+            .ranker
+            .get_or_try(key, || rank(design, &world, &table, seed))?;
+        let ab = ab::run(&world, &ranked.served, design.ab, seed);
         let retrieval = self.retrieval(&world_key, &world, design.retrieval, seed)?;
         let monitoring = self.monitoring(design, &world, &table, seed)?;
-
-        let [auc_like, auc_share, auc_hide] =
-            task_aucs(&world, &parts.test, trained, &test_set, &scores);
-        let labels: Vec<u8> = test_set.label.iter().map(|&y| u8::from(y > 0.5)).collect();
-        let report = binary_report(&labels, &scores, 0.5, 10)?;
-        let curves = Curves::new(&report, &labels, &scores, 0.5)?;
-        let ranked = RankedQueries::new(&labels, &scores, &test_set.group)?;
-        let ndcg = ranked.ndcg_at_k(10)?;
         Ok(FeedReport {
-            offline: Offline {
-                auc: report.roc_auc,
-                pr_auc: report.average_precision,
-                log_loss: report.log_loss,
-                ne: report.normalized_entropy,
-                calibration: report.calibration_ratio,
-                ece: report.expected_calibration_error,
-                ndcg_at_10: ndcg.mean,
-                auc_like,
-                auc_share,
-                auc_hide,
-            },
-            online,
+            offline: ranked.offline.clone(),
+            online: ranked.online.clone(),
             ab,
-            model: ModelSummary::new(
-                design.model.id(),
-                trained.params(),
-                trained.flops_per_item(&test_set),
-            )
-            .at(design.quantization, trained.bytes()),
-            data: DataSummary {
-                impressions: table.len(),
-                train_rows: model.train_rows,
-                valid_rows: model.valid_rows,
-                test_rows: test_set.len(),
-                train_click_rate: model.train_click_rate,
-                test_click_rate: test_set.positive_rate(),
-            },
+            model: ranked.model.clone(),
+            data: ranked.data.clone(),
             monitoring,
             retrieval,
-            training: model.training.clone(),
-            curves,
+            training: ranked.training.clone(),
+            curves: ranked.curves.clone(),
         })
     }
+}
+
+/// What the trained ranker measures, offline on the test days and online
+/// on the served sessions (which the A/B test reuses).
+#[derive(Debug)]
+struct Ranked {
+    offline: Offline,
+    online: Online,
+    served: ServedSessions,
+    model: ModelSummary,
+    data: DataSummary,
+    training: TrainingCurve,
+    curves: Curves,
+}
+
+/// Trains the ranker of `design` and measures it offline and online.
+fn rank(
+    design: &FeedDesign,
+    world: &FeedWorld,
+    table: &RawTable,
+    seed: Seed,
+) -> Result<Ranked, PipelineError> {
+    let parts = split(&table.day, design.split, &mut seed.stream("split"));
+    check_parts(&parts)?;
+    let all_rows: Vec<usize> = (0..table.len()).collect();
+    let fit_rows = if design.fit_on_all_rows {
+        &all_rows
+    } else {
+        &parts.train
+    };
+    let model = fit_and_train(
+        design,
+        world,
+        table,
+        &TrainRows {
+            train: &parts.train,
+            valid: &parts.valid,
+            fit: fit_rows,
+        },
+        seed,
+        &Streams::MAIN,
+    );
+    let (fitted, trained) = (&model.fitted, &model.trained);
+    let test_set = fitted.transform(table, &parts.test);
+    let calibrate = |mut scores: Vec<f64>| {
+        if let (Sampling::NegativeDownsampling { rate }, true) =
+            (&design.sampling, design.recalibrate)
+        {
+            for p in &mut scores {
+                *p = recalibrate(*p, *rate);
+            }
+        }
+        scores
+    };
+    let scores = calibrate(trained.scores(&test_set, table, &parts.test));
+    let last = world.params.days;
+    let (online, served) = serve(
+        world,
+        design,
+        trained,
+        fitted,
+        seed,
+        last.saturating_sub(ONLINE_DAYS)..last,
+    );
+
+    let [auc_like, auc_share, auc_hide] =
+        task_aucs(world, &parts.test, trained, &test_set, &scores);
+    let labels: Vec<u8> = test_set.label.iter().map(|&y| u8::from(y > 0.5)).collect();
+    let report = binary_report(&labels, &scores, 0.5, 10)?;
+    let curves = Curves::new(&report, &labels, &scores, 0.5)?;
+    let ranked = RankedQueries::new(&labels, &scores, &test_set.group)?;
+    let ndcg = ranked.ndcg_at_k(10)?;
+    Ok(Ranked {
+        offline: Offline {
+            auc: report.roc_auc,
+            pr_auc: report.average_precision,
+            log_loss: report.log_loss,
+            ne: report.normalized_entropy,
+            calibration: report.calibration_ratio,
+            ece: report.expected_calibration_error,
+            ndcg_at_10: ndcg.mean,
+            auc_like,
+            auc_share,
+            auc_hide,
+        },
+        online,
+        served,
+        model: ModelSummary::new(
+            design.model.id(),
+            trained.params(),
+            trained.flops_per_item(&test_set),
+        )
+        .at(design.quantization, trained.bytes()),
+        data: DataSummary {
+            impressions: table.len(),
+            train_rows: model.train_rows,
+            valid_rows: model.valid_rows,
+            test_rows: test_set.len(),
+            train_click_rate: model.train_click_rate,
+            test_click_rate: test_set.positive_rate(),
+        },
+        training: model.training.clone(),
+        curves,
+    })
+}
 }
 
 /// ROC-AUC of like, share and hide on the test rows (see [`Offline`]); NaN
