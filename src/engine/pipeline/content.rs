@@ -393,7 +393,7 @@ impl ContentPipeline {
             policy: PolicyConfig::default(),
             ..design.clone()
         };
-        let scored = self.scored.get_or_try(key.clone(), || {
+        let classified = self.scored.get_or_try(key.clone(), || {
             let prepared = prepare(design, &world, &table, seed)?;
             let (mut scores, model, training) =
                 train_and_predict(design, &world, &table, &prepared, seed);
@@ -413,7 +413,7 @@ impl ContentPipeline {
                 data,
             })
         })?;
-        let (test, scores) = (&scored.test, &scored.scores);
+        let (test, scores) = (&classified.test, &classified.scores);
         let labels: Vec<u8> = test
             .iter()
             .map(|&i| u8::from(table.label[i] > 0.5))
@@ -436,9 +436,9 @@ impl ContentPipeline {
         Ok(ContentReport {
             offline,
             per_category: per_category(&world, test, scores),
-            model: scored.model.clone(),
-            data: scored.data.clone(),
-            training: scored.training.clone(),
+            model: classified.model.clone(),
+            data: classified.data.clone(),
+            training: classified.training.clone(),
             policy: apply_policy(&world, test, scores, &design.policy),
             monitoring: (*monitoring).clone(),
             curves,

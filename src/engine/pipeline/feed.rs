@@ -387,7 +387,6 @@ fn rank(
         curves,
     })
 }
-}
 
 /// ROC-AUC of like, share and hide on the test rows (see [`Offline`]); NaN
 /// where a task has one class only.
