@@ -8,6 +8,7 @@ mod address;
 mod charts;
 mod controls;
 mod engine;
+mod library;
 mod panic_panel;
 mod timing;
 
@@ -20,6 +21,7 @@ use crate::worker::protocol::{ClaimOutcome, Request, RunSummary, StudyRef};
 use charts::ChartPanel;
 use controls::{KnobControl, SeedControl};
 use engine::{Engine, EngineEvent};
+use library::{CASE_URL, Entry, StudiesPanel};
 use timing::UpdateClock;
 
 pub use panic_panel::{install_panic_panel, show_error_panel};
@@ -50,8 +52,9 @@ pub fn App() -> impl IntoView {
     // Dropping the engine with the app stops its worker.
     let engine = StoredValue::new_local(engine);
     let body = match bundled_studies() {
-        Ok(studies) if !studies.is_empty() => {
-            view! { <Simulator studies=studies engine=engine /> }.into_any()
+        Ok(mut studies) if !studies.is_empty() => {
+            let first = studies.remove(0);
+            view! { <Simulator first=first others=studies engine=engine /> }.into_any()
         }
         Ok(_) => {
             view! { <p class="notice" role="alert">"No case study is bundled."</p> }.into_any()
@@ -84,6 +87,9 @@ fn BackendBadge(backend: RwSignal<Option<Result<String, String>>>) -> impl IntoV
     }
 }
 
+/// Query names the app itself adds, which are not knobs.
+const RESERVED: &[&str] = &[CASE_URL];
+
 /// The outcome of the latest run the page asked for.
 #[derive(Clone, PartialEq)]
 enum RunState {
@@ -95,29 +101,108 @@ enum RunState {
 /// A study, its nine steps, the current step's knobs and claims, and the
 /// metric cards of the current design against the study's default.
 #[component]
-fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> impl IntoView {
-    let initial = url::read(&address::query_pairs(), &studies, &[]);
-    let studies = StoredValue::new(studies);
+fn Simulator(
+    first: Study,
+    others: Vec<Study>,
+    engine: StoredValue<Engine, LocalStorage>,
+) -> impl IntoView {
+    let pairs = address::query_pairs();
+    let library = RwSignal::new(
+        std::iter::once(first.clone())
+            .chain(others)
+            .map(Entry::bundled)
+            .collect::<Vec<_>>(),
+    );
+    let listed = move || library.with(|l| l.iter().map(|e| e.study.clone()).collect::<Vec<_>>());
+    let initial = url::read(&pairs, &listed(), RESERVED);
     let study_index = RwSignal::new(initial.study);
     let design = RwSignal::new(initial.design);
     let step = RwSignal::new(initial.step);
     let pin = RwSignal::new(initial.pin);
     let notices = RwSignal::new(initial.notices);
-    let study = Memo::new(move |_| studies.with_value(|s| s[study_index.get()].clone()));
+    let entry = move |i: usize| library.with(|l| l.get(i).or_else(|| l.first()).cloned());
+    let fallback = StoredValue::new(first);
+    let study = Memo::new(move |_| {
+        entry(study_index.get()).map_or_else(|| fallback.get_value(), |e| e.study)
+    });
+    let source = Memo::new(move |_| {
+        entry(study_index.get()).map_or(StudyRef::Bundled { id: String::new() }, |e| e.source)
+    });
+    let study_url = Memo::new(move |_| entry(study_index.get()).and_then(|e| e.url));
+    let current = Memo::new(move |_| study_index.get());
+
+    // A `case_url=` link: the study file is fetched, then the rest of the
+    // link (knobs, step, pin) is read against it. Until then the address
+    // bar keeps the link.
+    let case_url = pairs.iter().find(|(k, _)| k == CASE_URL).map(|(_, v)| v.clone());
+    let address_ready = RwSignal::new(case_url.is_none());
+    if let Some(address) = case_url {
+        notices.set(vec![format!("Loading the case study at {address}…")]);
+        leptos::task::spawn_local(async move {
+            match library::load_url(address).await {
+                Ok(loaded) => {
+                    library.update(|l| l.push(loaded));
+                    let state = url::read(&pairs, &listed(), RESERVED);
+                    study_index.set(state.study);
+                    design.set(state.design);
+                    step.set(state.step);
+                    pin.set(state.pin);
+                    notices.set(state.notices);
+                }
+                Err(e) => notices.set(vec![e]),
+            }
+            address_ready.set(true);
+        });
+    }
 
     // Keep the address bar in step with the state, and the state with the
     // address bar when the user goes back or forward.
     Effect::new(move |_| {
-        let pairs = url::write(&study.get(), &design.get(), step.get(), pin.get().as_ref());
-        address::push(&pairs);
+        let mut pairs = url::write(&study.get(), &design.get(), step.get(), pin.get().as_ref());
+        if let Some(address) = study_url.get() {
+            pairs.push((CASE_URL.to_owned(), address));
+        }
+        if address_ready.get() {
+            address::push(&pairs);
+        }
     });
     let _listener = window_event_listener(leptos::ev::popstate, move |_| {
-        let state = studies.with_value(|s| url::read(&address::query_pairs(), s, &[]));
+        let state = url::read(&address::query_pairs(), &listed(), RESERVED);
         study_index.set(state.study);
         design.set(state.design);
         step.set(state.step);
         pin.set(state.pin);
         notices.set(state.notices);
+    });
+
+    // Opening a study, bundled or brought: its default design, first step.
+    let show_library = RwSignal::new(false);
+    let open = Callback::new(move |chosen: Entry| {
+        let seed = design.with_untracked(|d| d.seed);
+        let fresh = chosen.study.default_design(seed);
+        let index = library
+            .try_update(|l| {
+                let same = |e: &Entry| e.study.meta.id == chosen.study.meta.id;
+                if let Some(i) = l.iter().position(|e| same(e) && e.source == chosen.source) {
+                    i
+                } else if let Some(i) = l
+                    .iter()
+                    .position(|e| same(e) && !matches!(e.source, StudyRef::Bundled { .. }))
+                {
+                    l[i] = chosen.clone();
+                    i
+                } else {
+                    l.push(chosen.clone());
+                    l.len() - 1
+                }
+            })
+            .unwrap_or(0);
+        study_index.set(index);
+        design.set(fresh);
+        step.set(DesignStep::ProblemFormulation);
+        pin.set(None);
+        notices.set(Vec::new());
+        show_library.set(false);
     });
 
     let clock = UpdateClock::new();
@@ -156,12 +241,11 @@ fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> 
     });
     Effect::new(move |_| {
         let current = design.get();
-        let id = study.with(|s| s.meta.id.clone());
+        let from = source.get();
         generation.update_value(|g| *g += 1);
         let mine = generation.get_value();
         run.set(RunState::Running);
-        let request =
-            Request::run(mine, StudyRef::Bundled { id }, &current).with_pin(pin.get().as_ref());
+        let request = Request::run(mine, from, &current).with_pin(pin.get().as_ref());
         engine.with_value(|e| e.run(mine, &request));
     });
 
@@ -176,6 +260,14 @@ fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> 
     view! {
         <Notices notices=notices />
         <section class="study" aria-labelledby="study-title">
+            <button type="button" class="library-toggle" data-testid="library-toggle"
+                aria-expanded=move || show_library.get().to_string()
+                on:click=move |_| show_library.update(|v| *v = !*v)>
+                "Case studies"
+            </button>
+            {move || show_library.get().then(|| view! {
+                <StudiesPanel library=library current=current open=open />
+            })}
             <h1 id="study-title">{move || meta().title}</h1>
             <p class="summary">{move || meta().summary}</p>
             <p class="meta">
@@ -185,7 +277,7 @@ fn Simulator(studies: Vec<Study>, engine: StoredValue<Engine, LocalStorage>) -> 
         </section>
         <div class="workspace">
             <StepNav step=step />
-            <StepPanel study=study step=step design=design engine=engine run=run compare=compare />
+            <StepPanel study=study source=source step=step design=design engine=engine run=run compare=compare />
             <Results study=study step=step design=design run=run baseline=baseline compare=compare>
                 <CompareBar study=study design=design pin=pin pinned_run=pinned_run />
             </Results>
@@ -241,6 +333,7 @@ fn StepNav(step: RwSignal<DesignStep>) -> impl IntoView {
 #[component]
 fn StepPanel(
     study: Memo<Study>,
+    source: Memo<StudyRef>,
     step: RwSignal<DesignStep>,
     design: RwSignal<Design>,
     engine: StoredValue<Engine, LocalStorage>,
@@ -278,12 +371,12 @@ fn StepPanel(
                 let statement = study.with_untracked(|st| claim_statement(st, &claim));
                 let why = claim.why.clone();
                 let check = move |_| {
-                    let id = study.with_untracked(|st| st.meta.id.clone());
+                    let from = source.get_untracked();
                     let seed = design.with_untracked(|d| d.seed);
                     result.set(ClaimState::Checking);
                     engine.with_value(|e| {
                         e.check(
-                            StudyRef::Bundled { id },
+                            from,
                             claim.id.clone(),
                             seed,
                             move |outcome| {

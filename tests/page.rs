@@ -317,6 +317,103 @@ async fn compare_mode_pins_a_design_and_shows_both() {
     browser.close().await;
 }
 
+/// A study file brought by the user: a bad one shows the field that is
+/// wrong and keeps the study on screen; a good one opens and runs, from
+/// disk or from a `case_url=` link that also carries its knobs; an address
+/// that does not answer says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_study_file_from_disk_or_an_address_opens_and_runs() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    browser.client.goto(&base).await.expect("page loads");
+    let studies = casebook::bundled_studies().expect("bundled studies");
+    assert_eq!(browser.wait_text("h1").await, studies[0].meta.title);
+    browser.click("[data-testid=library-toggle]").await;
+    let cards = browser
+        .client
+        .find_all(Locator::Css("[data-testid=study-card]"))
+        .await
+        .expect("study cards");
+    assert_eq!(cards.len(), studies.len());
+
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/studies");
+    let pick = |name: &str| fixtures.join(name).display().to_string();
+    browser
+        .client
+        .find(Locator::Css("[data-testid=study-file]"))
+        .await
+        .expect("the file input")
+        .send_keys(&pick("bad-unknown-knob.toml"))
+        .await
+        .expect("pick a file");
+    let error = browser.wait_text("[data-testid=study-error]").await;
+    assert!(
+        error.contains("bad-unknown-knob.toml") && error.contains("steps.model.knobs.colour.id"),
+        "{error}"
+    );
+    assert_eq!(browser.text("h1").await, studies[0].meta.title);
+
+    browser
+        .client
+        .find(Locator::Css("[data-testid=study-file]"))
+        .await
+        .expect("the file input")
+        .send_keys(&pick("valid.toml"))
+        .await
+        .expect("pick a file");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while browser.text("h1").await != "Tiny" {
+        assert!(Instant::now() < deadline, "the brought study never opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let auc: f64 = browser
+        .card_after_run("offline.auc")
+        .await
+        .parse()
+        .expect("a number");
+    assert!(auc > 0.5 && auc < 1.0, "{auc}");
+    browser.screenshot("own-study").await;
+
+    // A link to a study file, with a knob and a step.
+    let link = format!("{base}?case_url=/fixtures/studies/valid.toml&study=tiny&step=model&model=popularity");
+    browser.client.goto(&link).await.expect("page loads");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while browser.text("h1").await != "Tiny" {
+        assert!(Instant::now() < deadline, "the linked study never opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shown = browser
+        .client
+        .find(Locator::Css("select[data-knob=model]"))
+        .await
+        .expect("the model knob")
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(shown.as_deref(), Some("popularity"));
+    browser.card_after_run("offline.auc").await;
+    let url = browser.client.current_url().await.expect("url").to_string();
+    assert!(url.contains("case_url=") && url.contains("model=popularity"), "{url}");
+
+    // An address that does not answer: a notice, and the default study.
+    browser
+        .client
+        .goto(&format!("{base}?case_url=/fixtures/studies/missing.toml"))
+        .await
+        .expect("page loads");
+    let notice = browser.wait_text("[data-testid=notices]").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut notice = notice;
+    while !notice.contains("Could not load") {
+        assert!(Instant::now() < deadline, "no failure notice: {notice}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        notice = browser.text("[data-testid=notices]").await;
+    }
+    assert!(notice.contains("404"), "{notice}");
+    assert_eq!(browser.text("h1").await, studies[0].meta.title);
+    browser.close().await;
+}
+
 /// A feed-ranking run with the MLP trains for seconds; the engine
 /// runs in its worker, so all the while the page answers at once: the step
 /// navigator switches steps while the status still says "Running…", and a
@@ -935,6 +1032,16 @@ impl Browser {
         text.as_str().unwrap_or_default().to_owned()
     }
 
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} is on the page: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{css} can be clicked: {e}"));
+    }
+
     async fn text(&self, css: &str) -> String {
         let el = self
             .client
@@ -1035,7 +1142,13 @@ fn serve(mut stream: TcpStream, dist: &Path) {
     } else {
         relative.to_owned()
     };
-    let file = dist.join(&relative);
+    // Study files for `case_url=` links, from the test fixtures.
+    let file = match relative.strip_prefix("fixtures/") {
+        Some(fixture) => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture),
+        None => dist.join(&relative),
+    };
     let safe = !relative.split('/').any(|part| part == "..");
     let (status, body, kind) = match std::fs::read(&file) {
         Ok(body) if safe => ("200 OK", body, content_type(&relative)),
