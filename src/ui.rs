@@ -134,7 +134,10 @@ fn Simulator(
     // A `case_url=` link: the study file is fetched, then the rest of the
     // link (knobs, step, pin) is read against it. Until then the address
     // bar keeps the link.
-    let case_url = pairs.iter().find(|(k, _)| k == CASE_URL).map(|(_, v)| v.clone());
+    let case_url = pairs
+        .iter()
+        .find(|(k, _)| k == CASE_URL)
+        .map(|(_, v)| v.clone());
     let address_ready = RwSignal::new(case_url.is_none());
     if let Some(address) = case_url {
         notices.set(vec![format!("Loading the case study at {address}…")]);
@@ -375,14 +378,9 @@ fn StepPanel(
                     let seed = design.with_untracked(|d| d.seed);
                     result.set(ClaimState::Checking);
                     engine.with_value(|e| {
-                        e.check(
-                            from,
-                            claim.id.clone(),
-                            seed,
-                            move |outcome| {
-                                result.try_set(ClaimState::Checked(outcome));
-                            },
-                        );
+                        e.check(from, claim.id.clone(), seed, move |outcome| {
+                            result.try_set(ClaimState::Checked(outcome));
+                        });
                     });
                 };
                 let shown = move || match result.get() {

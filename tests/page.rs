@@ -375,7 +375,9 @@ async fn a_study_file_from_disk_or_an_address_opens_and_runs() {
     browser.screenshot("own-study").await;
 
     // A link to a study file, with a knob and a step.
-    let link = format!("{base}?case_url=/fixtures/studies/valid.toml&study=tiny&step=model&model=popularity");
+    let link = format!(
+        "{base}?case_url=/fixtures/studies/valid.toml&study=tiny&step=model&model=popularity"
+    );
     browser.client.goto(&link).await.expect("page loads");
     let deadline = Instant::now() + Duration::from_secs(30);
     while browser.text("h1").await != "Tiny" {
@@ -393,7 +395,10 @@ async fn a_study_file_from_disk_or_an_address_opens_and_runs() {
     assert_eq!(shown.as_deref(), Some("popularity"));
     browser.card_after_run("offline.auc").await;
     let url = browser.client.current_url().await.expect("url").to_string();
-    assert!(url.contains("case_url=") && url.contains("model=popularity"), "{url}");
+    assert!(
+        url.contains("case_url=") && url.contains("model=popularity"),
+        "{url}"
+    );
 
     // An address that does not answer: a notice, and the default study.
     browser

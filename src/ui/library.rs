@@ -61,11 +61,18 @@ pub async fn load_url(url: String) -> Result<Entry, String> {
     let window = web_sys::window().ok_or_else(|| failed("no window"))?;
     let response = JsFuture::from(window.fetch_with_str(&url))
         .await
-        .map_err(|_| failed("the request failed (is the address right, and does it allow cross-origin reads?)"))?
+        .map_err(|_| {
+            failed(
+                "the request failed (is the address right, and does it allow cross-origin reads?)",
+            )
+        })?
         .dyn_into::<web_sys::Response>()
         .map_err(|_| failed("no response"))?;
     if !response.ok() {
-        return Err(failed(&format!("the server answered {}", response.status())));
+        return Err(failed(&format!(
+            "the server answered {}",
+            response.status()
+        )));
     }
     let promise = response.text().map_err(|_| failed("no text"))?;
     let text = JsFuture::from(promise)
