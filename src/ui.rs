@@ -367,6 +367,7 @@ fn StepPanel(
                 .cloned()
                 .collect()
         });
+        let has_claims = !claims.is_empty();
         let claim_views = claims
             .into_iter()
             .map(|claim| {
@@ -417,10 +418,12 @@ fn StepPanel(
                     </section>
                 })}
                 {has_charts.then(|| view! { <ChartPanel charts=charts run=run compare=compare /> })}
-                <section class="claims" aria-label="Lessons of this step">
-                    <h3>"Lessons"</h3>
-                    <ul>{claim_views}</ul>
-                </section>
+                {has_claims.then(|| view! {
+                    <section class="claims" aria-label="Lessons of this step">
+                        <h3>"Lessons"</h3>
+                        <ul>{claim_views}</ul>
+                    </section>
+                })}
             </article>
         }
         .into_any()
