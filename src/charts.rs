@@ -12,6 +12,7 @@ mod draw;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::models::TrainingCurve;
 use crate::engine::pipeline::Curves;
 use crate::study::{Report, StudyReport};
 
@@ -141,18 +142,9 @@ impl From<&Report> for ChartData {
         };
         match &report.result {
             StudyReport::Feed(r) => {
-                data.curves = Some(curve_data(
-                    &r.curves,
-                    false,
-                    r.offline.auc,
-                    r.offline.pr_auc,
-                    r.offline.ece,
-                ));
-                data.loss = LossData {
-                    train: r.training.train_loss.clone(),
-                    valid: r.training.valid_loss.clone(),
-                    best_epoch: r.training.best_epoch,
-                };
+                let o = &r.offline;
+                data.curves = Some(curve_data(&r.curves, false, o.auc, o.pr_auc, o.ece));
+                data.loss = LossData::from(&r.training);
                 data.ab = Some(AbData {
                     metric: "Clicks per user, treatment − control".to_owned(),
                     difference: r.ab.difference,
@@ -180,18 +172,9 @@ impl From<&Report> for ChartData {
                 });
             }
             StudyReport::Content(r) => {
-                data.curves = Some(curve_data(
-                    &r.curves,
-                    true,
-                    r.offline.auc,
-                    r.offline.pr_auc,
-                    r.offline.ece,
-                ));
-                data.loss = LossData {
-                    train: r.training.train_loss.clone(),
-                    valid: r.training.valid_loss.clone(),
-                    best_epoch: r.training.best_epoch,
-                };
+                let o = &r.offline;
+                data.curves = Some(curve_data(&r.curves, true, o.auc, o.pr_auc, o.ece));
+                data.loss = LossData::from(&r.training);
                 cost.push(("Labels".to_owned(), r.data.label_cost));
                 data.drift = Some(DriftData {
                     metric: "Harmful posts caught".to_owned(),
@@ -214,6 +197,16 @@ impl From<&Report> for ChartData {
         }
         data.cost = cost;
         data
+    }
+}
+
+impl From<&TrainingCurve> for LossData {
+    fn from(t: &TrainingCurve) -> LossData {
+        LossData {
+            train: t.train_loss.clone(),
+            valid: t.valid_loss.clone(),
+            best_epoch: t.best_epoch,
+        }
     }
 }
 

@@ -255,29 +255,16 @@ fn roc<DB: DrawingBackend>(
     area: &Area<DB>,
     theme: Theme,
 ) -> Result<(), ChartError> {
-    let mut chart = plane(
+    let chance = vec![(0.0, 0.0), (1.0, 1.0)];
+    curve_chart(
+        series,
         area,
         theme,
-        0.0..1.0,
-        0.0..1.0,
         ("False positive rate", "True positive rate"),
-    )?;
-    reference(
-        &mut chart,
-        theme,
-        vec![(0.0, 0.0), (1.0, 1.0)],
-        theme.muted(),
-        "Chance",
-    )?;
-    for (i, s) in series.iter().enumerate() {
-        let Some(c) = &s.data.curves else { continue };
-        let style = theme.line(theme.series(i), 2.0);
-        chart
-            .draw_series(LineSeries::new(c.roc.iter().map(|p| (p[0], p[1])), style))?
-            .label(format!("{} (AUC {:.3})", s.label, c.auc))
-            .legend(swatch(style, theme));
-    }
-    legend(&mut chart, theme, SeriesLabelPosition::LowerRight)
+        (chance, "Chance"),
+        |c| (&c.roc, format!("AUC {:.3}", c.auc)),
+        SeriesLabelPosition::LowerRight,
+    )
 }
 
 fn pr<DB: DrawingBackend>(
@@ -285,28 +272,49 @@ fn pr<DB: DrawingBackend>(
     area: &Area<DB>,
     theme: Theme,
 ) -> Result<(), ChartError> {
-    let mut chart = plane(area, theme, 0.0..1.0, 0.0..1.0, ("Recall", "Precision"))?;
-    if let Some(c) = series.first().and_then(|s| s.data.curves.as_ref()) {
-        let positives: u32 = c.scores_positive.iter().sum();
-        let all = positives + c.scores_negative.iter().sum::<u32>();
-        let base = f64::from(positives) / f64::from(all.max(1));
-        reference(
-            &mut chart,
-            theme,
-            vec![(0.0, base), (1.0, base)],
-            theme.muted(),
-            "Prevalence",
-        )?;
-    }
+    // The precision of a random ranking: the first design's prevalence.
+    let base = series
+        .first()
+        .and_then(|s| s.data.curves.as_ref())
+        .map_or(0.0, |c| {
+            let positives: u32 = c.scores_positive.iter().sum();
+            let all = positives + c.scores_negative.iter().sum::<u32>();
+            f64::from(positives) / f64::from(all.max(1))
+        });
+    curve_chart(
+        series,
+        area,
+        theme,
+        ("Recall", "Precision"),
+        (vec![(0.0, base), (1.0, base)], "Prevalence"),
+        |c| (&c.pr, format!("AP {:.3}", c.pr_auc)),
+        SeriesLabelPosition::UpperRight,
+    )
+}
+
+/// A curve per design on the unit square, with a dashed reference line:
+/// `curve` picks a design's points and the number its legend quotes.
+fn curve_chart<DB: DrawingBackend>(
+    series: &[Series<'_>],
+    area: &Area<DB>,
+    theme: Theme,
+    axes: (&str, &str),
+    (line, name): (Vec<(f64, f64)>, &str),
+    curve: impl Fn(&super::CurveData) -> (&Vec<[f64; 2]>, String),
+    position: SeriesLabelPosition,
+) -> Result<(), ChartError> {
+    let mut chart = plane(area, theme, 0.0..1.0, 0.0..1.0, axes)?;
+    reference(&mut chart, theme, line, theme.muted(), name)?;
     for (i, s) in series.iter().enumerate() {
         let Some(c) = &s.data.curves else { continue };
+        let (points, quoted) = curve(c);
         let style = theme.line(theme.series(i), 2.0);
         chart
-            .draw_series(LineSeries::new(c.pr.iter().map(|p| (p[0], p[1])), style))?
-            .label(format!("{} (AP {:.3})", s.label, c.pr_auc))
+            .draw_series(LineSeries::new(points.iter().map(|p| (p[0], p[1])), style))?
+            .label(format!("{} ({quoted})", s.label))
             .legend(swatch(style, theme));
     }
-    legend(&mut chart, theme, SeriesLabelPosition::UpperRight)
+    legend(&mut chart, theme, position)
 }
 
 /// The smallest of 1, 2 or 5 times a power of ten at or above `x`.

@@ -197,6 +197,17 @@ pub fn recalibrate(p: f64, w: f64) -> f64 {
     p / (p + (1.0 - p) / w)
 }
 
+/// Undoes negative downsampling on every score, if `sampling` downsampled
+/// negatives and the design asks to `undo` it; other sampling leaves the
+/// scores as they are.
+pub fn recalibrate_scores(scores: &mut [f64], sampling: &Sampling, undo: bool) {
+    if let (Sampling::NegativeDownsampling { rate }, true) = (sampling, undo) {
+        for p in scores {
+            *p = recalibrate(*p, *rate);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ use crate::engine::models::gbdt::{self, GbdtConfig};
 use crate::engine::models::logistic::{self, LogisticConfig};
 use crate::engine::models::mlp::{self, Fusion, MlpConfig};
 use crate::engine::rng::Seed;
-use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate, sample};
+use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate_scores, sample};
 use crate::engine::split::{SplitKind, split};
 use crate::engine::world::content::{BENIGN, ContentParams, ContentWorld, LabelSource};
 pub use monitor::{ContentMonitorDay, ContentMonitorReport, MONITOR_DAYS};
@@ -397,13 +397,7 @@ impl ContentPipeline {
             let prepared = prepare(design, &world, &table, seed)?;
             let (mut scores, model, training) =
                 train_and_predict(design, &world, &table, &prepared, seed);
-            if let (Sampling::NegativeDownsampling { rate }, true) =
-                (&design.sampling, design.recalibrate)
-            {
-                for p in &mut scores {
-                    *p = recalibrate(*p, *rate);
-                }
-            }
+            recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
             let data = data_summary(design, &world, &prepared);
             Ok::<_, PipelineError>(Classified {
                 test: prepared.test,

@@ -21,7 +21,7 @@ use crate::engine::models::gbdt::{self, GbdtConfig, GbdtModel};
 use crate::engine::models::logistic::{self, LogisticConfig, LogisticModel};
 use crate::engine::models::mlp::{self, MlpConfig, MlpModel};
 use crate::engine::rng::Seed;
-use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate, sample};
+use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate_scores, sample};
 use crate::engine::split::{SplitKind, split};
 use crate::engine::world::feed::{FeedParams, FeedWorld};
 use ab::{AbDesign, AbReport, ServedSessions};
@@ -327,13 +327,7 @@ fn rank(
     let (fitted, trained) = (&model.fitted, &model.trained);
     let test_set = fitted.transform(table, &parts.test);
     let calibrate = |mut scores: Vec<f64>| {
-        if let (Sampling::NegativeDownsampling { rate }, true) =
-            (&design.sampling, design.recalibrate)
-        {
-            for p in &mut scores {
-                *p = recalibrate(*p, *rate);
-            }
-        }
+        recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
         scores
     };
     let scores = calibrate(trained.scores(&test_set, table, &parts.test));

@@ -17,7 +17,7 @@ use crate::engine::features::RawTable;
 use crate::engine::metrics::average_precision;
 use crate::engine::pipeline::watch::{DayView, Deployed, watch};
 use crate::engine::rng::Seed;
-use crate::engine::sampling::{Sampling, rebalance, recalibrate, sample};
+use crate::engine::sampling::{rebalance, recalibrate_scores, sample};
 use crate::engine::world::content::{BENIGN, ContentWorld};
 
 /// Days at the end of the world the monitor watches.
@@ -195,13 +195,7 @@ impl Monitor<'_> {
         };
         let (mut scores, _, _) =
             train_and_predict(design, self.world, self.table, &prepared, self.seed);
-        if let (Sampling::NegativeDownsampling { rate }, true) =
-            (&design.sampling, design.recalibrate)
-        {
-            for p in &mut scores {
-                *p = recalibrate(*p, *rate);
-            }
-        }
+        recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
         let watched = scores.split_off(reference.len());
         Some((
             Scored { scores: watched },
