@@ -1,7 +1,8 @@
 //! Casebook: an in-browser simulator for machine-learning system design.
 //!
 //! The library holds everything; the binaries only start it. Dependencies
-//! point one way: `ui -> worker -> study -> engine -> compute` (see ARCHITECTURE.md).
+//! point one way: `ui -> export -> worker -> charts -> study -> engine ->
+//! compute` (see ARCHITECTURE.md).
 
 pub mod charts;
 pub mod compute;
