@@ -16,6 +16,7 @@ use leptos::prelude::*;
 
 use crate::export;
 use crate::markdown::markdown_to_html;
+use crate::study::url::{Embed, Panel};
 use crate::study::{Design, DesignStep, Study, bundled_studies, url};
 use crate::worker::protocol::{ClaimOutcome, Request, RunSummary, StudyRef};
 use charts::ChartPanel;
@@ -46,7 +47,7 @@ pub fn App() -> impl IntoView {
         EngineEvent::Failed(reason) => {
             backend.try_set(Some(Err(reason.clone())));
         }
-        EngineEvent::Ran { .. } => {}
+        EngineEvent::Ran { .. } | EngineEvent::Progress { .. } => {}
     });
     engine.start();
     // Dropping the engine with the app stops its worker.
@@ -90,6 +91,18 @@ fn BackendBadge(backend: RwSignal<Option<Result<String, String>>>) -> impl IntoV
 /// Query names the app itself adds, which are not knobs.
 const RESERVED: &[&str] = &[CASE_URL];
 
+/// The stage the latest run is in, as the worker last announced it.
+#[derive(Clone, PartialEq)]
+struct StageShown {
+    of: String,
+    stage: String,
+    step: u32,
+    steps: u32,
+}
+
+/// How long a run goes before its progress bar shows.
+const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The outcome of the latest run the page asked for.
 #[derive(Clone, PartialEq)]
 enum RunState {
@@ -119,6 +132,7 @@ fn Simulator(
     let design = RwSignal::new(initial.design);
     let step = RwSignal::new(initial.step);
     let pin = RwSignal::new(initial.pin);
+    let embed = RwSignal::new(initial.embed);
     let notices = RwSignal::new(initial.notices);
     let entry = move |i: usize| library.with(|l| l.get(i).or_else(|| l.first()).cloned());
     let fallback = StoredValue::new(first);
@@ -150,6 +164,7 @@ fn Simulator(
                     design.set(state.design);
                     step.set(state.step);
                     pin.set(state.pin);
+                    embed.set(state.embed);
                     notices.set(state.notices);
                 }
                 Err(e) => notices.set(vec![e]),
@@ -158,15 +173,42 @@ fn Simulator(
         });
     }
 
-    // Keep the address bar in step with the state, and the state with the
-    // address bar when the user goes back or forward.
-    Effect::new(move |_| {
+    // The state as query pairs, without embed mode's: the full
+    // simulator's link.
+    let full_pairs = move || {
         let mut pairs = url::write(&study.get(), &design.get(), step.get(), pin.get().as_ref());
         if let Some(address) = study_url.get() {
             pairs.push((CASE_URL.to_owned(), address));
         }
+        pairs
+    };
+    // Keep the address bar in step with the state, and the state with the
+    // address bar when the user goes back or forward. An embedded view
+    // rewrites its entry instead of filling the host page's history.
+    Effect::new(move |_| {
+        let mut pairs = full_pairs();
+        let how = match embed.get() {
+            Some(e) => {
+                pairs.extend(url::embed_pairs(&e));
+                address::History::Replace
+            }
+            None => address::History::Push,
+        };
         if address_ready.get() {
-            address::push(&pairs);
+            address::write(&pairs, how);
+        }
+    });
+    // Embed mode hides the app's chrome (see the stylesheet).
+    Effect::new(move |_| {
+        let root = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element());
+        if let Some(root) = root {
+            let _ = if embed.with(Option::is_some) {
+                root.set_attribute("data-embed", "")
+            } else {
+                root.remove_attribute("data-embed")
+            };
         }
     });
     let _listener = window_event_listener(leptos::ev::popstate, move |_| {
@@ -175,6 +217,7 @@ fn Simulator(
         design.set(state.design);
         step.set(state.step);
         pin.set(state.pin);
+        embed.set(state.embed);
         notices.set(state.notices);
     });
 
@@ -213,6 +256,9 @@ fn Simulator(
     let run = RwSignal::new(RunState::Running);
     let baseline: RwSignal<Option<RunSummary>> = RwSignal::new(None);
     let pinned_run: RwSignal<Option<Result<RunSummary, String>>> = RwSignal::new(None);
+    // The latest run's stage, and whether it has run long enough to show it.
+    let stage: RwSignal<Option<StageShown>> = RwSignal::new(None);
+    let slow = RwSignal::new(false);
     // The latest run asked for; the answer to any earlier one is dropped.
     let generation = StoredValue::new(0u64);
     engine.with_value(|e| {
@@ -236,6 +282,22 @@ fn Simulator(
                     clock.finish();
                 }
             }
+            EngineEvent::Progress {
+                generation: answered,
+                of,
+                stage: name,
+                step,
+                steps,
+            } => {
+                if generation.try_get_value() == Some(*answered) {
+                    stage.try_set(Some(StageShown {
+                        of: of.clone(),
+                        stage: name.clone(),
+                        step: *step,
+                        steps: *steps,
+                    }));
+                }
+            }
             EngineEvent::Failed(reason) => {
                 run.try_set(RunState::Failed(reason.clone()));
             }
@@ -248,6 +310,16 @@ fn Simulator(
         generation.update_value(|g| *g += 1);
         let mine = generation.get_value();
         run.set(RunState::Running);
+        stage.set(None);
+        slow.set(false);
+        set_timeout(
+            move || {
+                if generation.try_get_value() == Some(mine) {
+                    slow.try_set(true);
+                }
+            },
+            PROGRESS_AFTER,
+        );
         let request = Request::run(mine, from, &current).with_pin(pin.get().as_ref());
         engine.with_value(|e| e.run(mine, &request));
     });
@@ -259,7 +331,26 @@ fn Simulator(
         }
         pinned_run.get().and_then(Result::ok)
     });
+    // What the progress bar shows: the running stage, once a run is slow.
+    let progress = Signal::derive(move || if slow.get() { stage.get() } else { None });
     let meta = move || study.get().meta;
+    if embed.with_untracked(Option::is_some) {
+        let full = move || address::href(&full_pairs());
+        return view! {
+            <Notices notices=notices />
+            <section class="study embed-head" aria-labelledby="study-title">
+                <h1 id="study-title">{move || meta().title}</h1>
+                <a class="open-full" data-testid="open-full" href=full target="_blank" rel="noopener">
+                    "Open in Casebook ↗"
+                </a>
+            </section>
+            <div class="workspace embedded">
+                <StepPanel study=study source=source step=step design=design engine=engine run=run compare=compare embed=embed />
+                <Results study=study step=step design=design run=run baseline=baseline compare=compare embed=embed progress=progress />
+            </div>
+        }
+        .into_any();
+    }
     view! {
         <Notices notices=notices />
         <section class="study" aria-labelledby="study-title">
@@ -280,12 +371,14 @@ fn Simulator(
         </section>
         <div class="workspace">
             <StepNav step=step />
-            <StepPanel study=study source=source step=step design=design engine=engine run=run compare=compare />
-            <Results study=study step=step design=design run=run baseline=baseline compare=compare>
+            <StepPanel study=study source=source step=step design=design engine=engine run=run compare=compare embed=embed />
+            <Results study=study step=step design=design run=run baseline=baseline compare=compare embed=embed progress=progress
+                share=Callback::new(move |()| full_pairs())>
                 <CompareBar study=study design=design pin=pin pinned_run=pinned_run />
             </Results>
         </div>
     }
+    .into_any()
 }
 
 /// Settings from the URL that were ignored, each with its reason.
@@ -342,6 +435,7 @@ fn StepPanel(
     engine: StoredValue<Engine, LocalStorage>,
     run: RwSignal<RunState>,
     compare: Signal<Option<RunSummary>>,
+    embed: RwSignal<Option<Embed>>,
 ) -> impl IntoView {
     let current = move || {
         let s = step.get();
@@ -351,22 +445,34 @@ fn StepPanel(
         let Some(s) = current() else {
             return view! { <article class="step-panel"></article> }.into_any();
         };
-        let html = markdown_to_html(&s.narrative);
-        let knobs = s
-            .knobs
-            .iter()
-            .map(|k| view! { <KnobControl knob=k.clone() design=design /> })
+        // What shows: everything, or what an embedded view asks for.
+        let view_of = embed.get();
+        let shows = |panel| view_of.as_ref().is_none_or(|e| e.shows(panel));
+        let html = shows(Panel::Narrative).then(|| markdown_to_html(&s.narrative));
+        let shown_knobs = match view_of.as_ref().and_then(|e| e.knobs.as_ref()) {
+            Some(ids) => {
+                study.with(|st| ids.iter().filter_map(|id| st.knob(id).cloned()).collect())
+            }
+            None => s.knobs.clone(),
+        };
+        let has_knobs = shows(Panel::Knobs) && !shown_knobs.is_empty();
+        let knobs = shown_knobs
+            .into_iter()
+            .map(|k| view! { <KnobControl knob=k design=design /> })
             .collect_view();
-        let has_knobs = !s.knobs.is_empty();
         let charts = s.charts.clone();
-        let has_charts = !charts.is_empty();
-        let claims: Vec<_> = study.with(|st| {
-            st.claims
-                .iter()
-                .filter(|c| c.step == s.step)
-                .cloned()
-                .collect()
-        });
+        let has_charts = shows(Panel::Charts) && !charts.is_empty();
+        let claims: Vec<_> = if view_of.is_some() {
+            Vec::new()
+        } else {
+            study.with(|st| {
+                st.claims
+                    .iter()
+                    .filter(|c| c.step == s.step)
+                    .cloned()
+                    .collect()
+            })
+        };
         let has_claims = !claims.is_empty();
         let claim_views = claims
             .into_iter()
@@ -410,7 +516,7 @@ fn StepPanel(
         view! {
             <article class="step-panel" aria-labelledby="step-heading">
                 <h2 id="step-heading">{format!("Step {}: {}", s.step.number(), s.step.title())}</h2>
-                <div class="narrative" inner_html=html></div>
+                {html.map(|html| view! { <div class="narrative" inner_html=html></div> })}
                 {has_knobs.then(|| view! {
                     <section class="knobs" aria-label="Choices in this step">
                         <h3>"Your choices"</h3>
@@ -523,11 +629,24 @@ fn Results(
     run: RwSignal<RunState>,
     baseline: RwSignal<Option<RunSummary>>,
     compare: Signal<Option<RunSummary>>,
-    children: Children,
+    embed: RwSignal<Option<Embed>>,
+    progress: Signal<Option<StageShown>>,
+    /// The full view's query pairs, for the embed code; none in embed mode.
+    #[prop(optional)]
+    share: Option<Callback<(), Vec<(String, String)>>>,
+    #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
     let status = move || {
         match run.get() {
-        RunState::Running => view! { <p class="status" data-testid="status" data-state="running">"Running…"</p> }.into_any(),
+        RunState::Running => view! {
+            <p class="status" data-testid="status" data-state="running">"Running…"</p>
+            {move || progress.get().map(|p| view! {
+                <div class="progress" data-testid="progress">
+                    <progress max=p.steps value=p.step aria-label="Progress of the run"></progress>
+                    <span data-testid="stage">{format!("{}: {}…", p.of, p.stage)}</span>
+                </div>
+            })}
+        }.into_any(),
         RunState::Done(_) => view! { <p class="status" data-testid="status" data-state="done">"Up to date"</p> }.into_any(),
         RunState::Failed(e) => view! { <p class="status error" role="alert" data-testid="status" data-state="failed">{e}</p> }.into_any(),
     }
@@ -536,6 +655,9 @@ fn Results(
         let RunState::Done(report) = run.get() else {
             return None;
         };
+        if embed.with(|e| e.as_ref().is_some_and(|e| !e.shows(Panel::Cards))) {
+            return None;
+        }
         let (base, against) = match compare.get() {
             Some(pinned) => (Some(pinned), "A"),
             None => (baseline.get(), "default"),
@@ -576,9 +698,10 @@ fn Results(
     view! {
         <aside class="results" aria-label="Results of this design" aria-live="polite">
             {status}
-            {children()}
+            {children.map(|c| c())}
             <div class="cards">{cards}</div>
-            <Exports design=design run=run />
+            {move || embed.with(Option::is_none).then(|| view! { <Exports design=design run=run /> })}
+            {share.map(|full_pairs| view! { <EmbedCode study=study step=step full_pairs=full_pairs /> })}
         </aside>
     }
 }
@@ -613,6 +736,66 @@ fn Exports(design: RwSignal<Design>, run: RwSignal<RunState>) -> impl IntoView {
                 </p>
             })
         })
+    }
+}
+
+/// "Copy embed code": the iframe snippet for this study and step in embed
+/// mode (the step's knobs, charts and cards), copied to the clipboard and
+/// shown to copy by hand where the browser refuses.
+#[component]
+fn EmbedCode(
+    study: Memo<Study>,
+    step: RwSignal<DesignStep>,
+    full_pairs: Callback<(), Vec<(String, String)>>,
+) -> impl IntoView {
+    let code: RwSignal<Option<String>> = RwSignal::new(None);
+    let copied: RwSignal<Option<bool>> = RwSignal::new(None);
+    let make = move |_| {
+        let (title, knobs) = study.with(|s| {
+            let knobs: Vec<String> = s
+                .steps
+                .iter()
+                .find(|x| x.step == step.get_untracked())
+                .map(|x| x.knobs.iter().map(|k| k.id.clone()).collect())
+                .unwrap_or_default();
+            (s.meta.title.clone(), knobs)
+        });
+        let embed = Embed {
+            knobs: (!knobs.is_empty()).then_some(knobs),
+            ..Embed::default()
+        };
+        let mut pairs = full_pairs.run(());
+        pairs.extend(url::embed_pairs(&embed));
+        let snippet = url::embed_snippet(&address::href(&pairs), &title);
+        code.set(Some(snippet.clone()));
+        copied.set(None);
+        let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) else {
+            copied.set(Some(false));
+            return;
+        };
+        let promise = clipboard.write_text(&snippet);
+        leptos::task::spawn_local(async move {
+            let done = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
+            copied.try_set(Some(done));
+        });
+    };
+    let select_all = |ev: leptos::ev::FocusEvent| {
+        event_target::<web_sys::HtmlTextAreaElement>(&ev).select();
+    };
+    let said = move || match copied.get() {
+        None => "",
+        Some(true) => "Copied to the clipboard.",
+        Some(false) => "Select the code above and copy it.",
+    };
+    view! {
+        <div class="embed-code">
+            <button type="button" data-testid="embed-button" on:click=make>"Copy embed code"</button>
+            {move || code.get().map(|snippet| view! {
+                <textarea readonly data-testid="embed-code" aria-label="Embed code for a web page"
+                    rows="4" prop:value=snippet on:focus=select_all></textarea>
+                <p class="help" role="status">{said}</p>
+            })}
+        </div>
     }
 }
 

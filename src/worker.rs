@@ -11,6 +11,7 @@ mod web;
 #[cfg(target_arch = "wasm32")]
 pub use web::start;
 
+use crate::engine::pipeline::Stage;
 use crate::study::{Design, Runner, Study, bundled_studies, parse_study};
 use protocol::{Reply, Request, RunSummary, StudyRef, design_from_pairs};
 
@@ -18,6 +19,24 @@ use protocol::{Reply, Request, RunSummary, StudyRef, design_from_pairs};
 /// few designs run, so pinning the design on screen or going back to a
 /// recent one answers at once.
 const CACHED_SUMMARIES: usize = 6;
+
+/// Posts each stage of the run of `generation` for the design `of` as a
+/// [`Reply::Progress`].
+fn announce<'a>(
+    post: &'a mut dyn FnMut(Reply),
+    generation: u64,
+    of: &'static str,
+) -> impl FnMut(Stage) + 'a {
+    move |stage: Stage| {
+        post(Reply::Progress {
+            generation,
+            of: of.to_owned(),
+            stage: stage.label().to_owned(),
+            step: stage.number() as u32,
+            steps: Stage::ALL.len() as u32,
+        });
+    }
+}
 
 /// Answers requests with one [`Runner`] kept across them, so a re-run only
 /// recomputes the stages whose inputs changed.
@@ -33,8 +52,14 @@ pub struct Service {
 impl Service {
     /// Decodes a request, answers it, and encodes the reply.
     pub fn handle_text(&mut self, text: &str) -> String {
+        self.handle_text_with(text, &mut |_| {})
+    }
+
+    /// [`Service::handle_text`], posting each [`Reply::Progress`] (encoded)
+    /// to `post` while the run goes on.
+    pub fn handle_text_with(&mut self, text: &str, post: &mut dyn FnMut(String)) -> String {
         let reply = match protocol::decode::<Request>(text) {
-            Ok(request) => self.handle(request),
+            Ok(request) => self.handle_with(request, &mut |r| post(protocol::encode(&r))),
             Err(e) => Reply::Rejected {
                 message: format!("the engine could not read a request: {e}"),
             },
@@ -44,6 +69,11 @@ impl Service {
 
     /// Answers one request.
     pub fn handle(&mut self, request: Request) -> Reply {
+        self.handle_with(request, &mut |_| {})
+    }
+
+    /// Answers one request, telling `post` each stage of a run as it starts.
+    pub fn handle_with(&mut self, request: Request, post: &mut dyn FnMut(Reply)) -> Reply {
         match request {
             Request::Run {
                 generation,
@@ -52,12 +82,13 @@ impl Service {
                 design,
                 pinned,
             } => {
-                let (report, baseline) = self.run(&study, seed, &design);
+                let (report, baseline) = self.run(&study, seed, &design, generation, post);
                 let pinned = pinned.map(|pairs| {
                     let study_ref = &study;
                     let study = self.study(study_ref)?;
                     let design = design_from_pairs(&study, seed, &pairs)?;
-                    self.summary(study_ref, &study, &design)
+                    let mut tell = announce(post, generation, "design A");
+                    self.summary(study_ref, &study, &design, &mut tell)
                 });
                 Reply::Ran {
                     generation,
@@ -84,14 +115,23 @@ impl Service {
         study_ref: &StudyRef,
         seed: u64,
         pairs: &[(String, String)],
+        generation: u64,
+        post: &mut dyn FnMut(Reply),
     ) -> (Result<RunSummary, String>, Option<RunSummary>) {
         let study = match self.study(study_ref) {
             Ok(study) => study,
             Err(e) => return (Err(e), None),
         };
-        let baseline = self.summary(study_ref, &study, &study.default_design(seed));
+        let default = study.default_design(seed);
+        let baseline = self.summary(
+            study_ref,
+            &study,
+            &default,
+            &mut announce(&mut *post, generation, "the default design"),
+        );
+        let mut tell = announce(post, generation, "your design");
         let report = design_from_pairs(&study, seed, pairs)
-            .and_then(|design| self.summary(study_ref, &study, &design));
+            .and_then(|design| self.summary(study_ref, &study, &design, &mut tell));
         (report, baseline.ok())
     }
 
@@ -101,6 +141,7 @@ impl Service {
         study_ref: &StudyRef,
         study: &Study,
         design: &Design,
+        progress: &mut dyn FnMut(Stage),
     ) -> Result<RunSummary, String> {
         if let Some(i) = self
             .summaries
@@ -114,7 +155,7 @@ impl Service {
         }
         let summary = self
             .runner
-            .run(study, design)
+            .run_with(study, design, progress)
             .map(|report| RunSummary::from(&report))
             .map_err(|e| e.to_string())?;
         if self.summaries.len() == CACHED_SUMMARIES {
@@ -222,6 +263,75 @@ mod tests {
             panic!("a run reply");
         };
         assert_eq!(report.unwrap(), baseline);
+    }
+
+    #[test]
+    fn a_run_announces_each_stage_that_really_runs() {
+        let study = content_study();
+        let mut design = study.default_design(DEFAULT_SEED);
+        let mut service = Service::default();
+        let mut posted = Vec::new();
+        let request = protocol::encode(&Request::run(3, content_ref(), &design));
+        let answer = service.handle_text_with(&request, &mut |text| posted.push(text));
+        assert!(
+            matches!(protocol::decode(&answer).unwrap(), Reply::Ran { .. }),
+            "a run reply"
+        );
+        let stages = |posted: &[String]| -> Vec<(String, String, u32)> {
+            posted
+                .iter()
+                .map(|text| match protocol::decode(text).unwrap() {
+                    Reply::Progress {
+                        generation: 3 | 4,
+                        of,
+                        stage,
+                        step,
+                        steps,
+                    } => {
+                        assert_eq!(steps as usize, Stage::ALL.len());
+                        (of, stage, step)
+                    }
+                    other => panic!("a progress reply: {other:?}"),
+                })
+                .collect()
+        };
+        // The first run (the default design) runs every stage of the
+        // content world, in order; retrieval is the feed's.
+        let expected: Vec<(String, String, u32)> = [
+            Stage::World,
+            Stage::Features,
+            Stage::Training,
+            Stage::Monitoring,
+            Stage::Serving,
+        ]
+        .iter()
+        .map(|s| {
+            (
+                "the default design".to_owned(),
+                s.label().to_owned(),
+                s.number() as u32,
+            )
+        })
+        .collect();
+        assert_eq!(stages(&posted), expected);
+
+        // A model change retrains and reruns what depends on the model;
+        // the world and features are reused and say nothing.
+        study.set(&mut design, "model", "gbdt").unwrap();
+        posted.clear();
+        let request = protocol::encode(&Request::run(4, content_ref(), &design));
+        service.handle_text_with(&request, &mut |text| posted.push(text));
+        let names: Vec<(String, String)> = stages(&posted)
+            .into_iter()
+            .map(|(of, stage, _)| (of, stage))
+            .collect();
+        assert_eq!(
+            names,
+            [Stage::Training, Stage::Monitoring, Stage::Serving]
+                .iter()
+                .map(|s| ("your design".to_owned(), s.label().to_owned()))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -317,6 +317,136 @@ async fn compare_mode_pins_a_design_and_shows_both() {
     browser.close().await;
 }
 
+/// Embed mode: "Copy embed code" writes an iframe snippet for the step on
+/// screen; in a host page the iframe shows only that step's knobs, charts
+/// and cards, runs the engine, links to the full simulator and leaves the
+/// host's history alone. `panels=` and `knobs=` choose what shows.
+#[tokio::test(flavor = "multi_thread")]
+async fn embed_mode_shows_a_compact_view_in_an_iframe() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    browser.goto(&format!("{base}?step=model&model=gbdt")).await;
+    let auc = browser.card_after_run("offline.auc").await;
+    browser.click("[data-testid=embed-button]").await;
+    browser.wait_text("[data-testid=embed-code]").await;
+    let code = browser
+        .eval(
+            "return document.querySelector('[data-testid=embed-code]').value;",
+            vec![],
+        )
+        .await;
+    let code = code.as_str().unwrap_or_default().to_owned();
+    let expected_src = format!(
+        "{base}?study=feed-ranking&amp;step=model&amp;model=gbdt&amp;embed=1&amp;\
+         panels=knobs%2Ccharts%2Ccards&amp;knobs="
+    );
+    assert!(
+        code.starts_with(&format!("<iframe src=\"{expected_src}")),
+        "{code}"
+    );
+    assert!(code.contains("title=\"Casebook: Feed ranking\""), "{code}");
+
+    // A host page with the snippet in it.
+    browser
+        .goto(&format!("{base}fixtures/page/host.html"))
+        .await;
+    let history_before = browser
+        .eval(
+            "document.body.innerHTML = arguments[0]; return history.length;",
+            vec![serde_json::Value::String(code.clone())],
+        )
+        .await;
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("iframe"))
+        .await
+        .expect("the iframe");
+    browser
+        .client
+        .enter_frame(0)
+        .await
+        .expect("into the iframe");
+    assert_eq!(browser.card_after_run("offline.auc").await, auc);
+    let steps = browser
+        .client
+        .find_all(Locator::Css("[data-testid=step]"))
+        .await
+        .expect("query");
+    assert!(
+        steps.is_empty(),
+        "the embedded view shows the step navigator"
+    );
+    let chrome = browser.eval("return [getComputedStyle(document.querySelector('.topbar')).display,
+                     document.querySelectorAll('[data-testid=claim], [data-testid=pin], \
+                       [data-testid=export-json], [data-testid=embed-button]').length,
+                     [...document.querySelectorAll('[data-knob]')].map(e => e.dataset.knob).join(',')];", vec![]).await;
+    let study = &casebook::bundled_studies().expect("bundled studies")[0];
+    let step = study
+        .steps
+        .iter()
+        .find(|s| s.step == DesignStep::ModelAndOfflineEvaluation)
+        .expect("a model step");
+    let knob_ids: Vec<&str> = step.knobs.iter().map(|k| k.id.as_str()).collect();
+    assert_eq!(chrome[0], "none", "the top bar shows");
+    assert_eq!(chrome[1], 0, "claims, compare, exports or embed code show");
+    assert_eq!(chrome[2], knob_ids.join(","));
+    let drawn = browser.drawn_charts(&step.charts).await;
+    assert!(
+        drawn["roc"].caption.contains(&auc),
+        "{:?}",
+        drawn["roc"].caption
+    );
+    let full = browser
+        .eval(
+            "return document.querySelector('[data-testid=open-full]').href;",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        full,
+        format!("{base}?study=feed-ranking&step=model&model=gbdt")
+    );
+    browser.screenshot("embed-mode").await;
+
+    // A knob reruns the engine; the host page's history does not grow.
+    browser.choose("model", "popularity").await;
+    browser.wait_for_card_change("offline.auc", &auc).await;
+    browser
+        .client
+        .enter_parent_frame()
+        .await
+        .expect("back to the host");
+    let history_after = browser.eval("return history.length;", vec![]).await;
+    assert_eq!(history_before, history_after);
+
+    browser.close().await;
+}
+
+/// Embed mode's `panels=` and `knobs=` choose what shows; a bad panel gets
+/// a notice.
+#[tokio::test(flavor = "multi_thread")]
+async fn embed_mode_shows_the_panels_and_knobs_the_link_names() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    browser
+        .goto(&format!(
+            "{base}?step=model&embed=1&panels=knobs,cards,sidebar&knobs=quantization,model"
+        ))
+        .await;
+    browser.card_after_run("offline.auc").await;
+    let shown = browser.eval("return [[...document.querySelectorAll('[data-knob]')].map(e => e.dataset.knob).join(','),
+                     document.querySelectorAll('[data-chart]').length,
+                     document.querySelectorAll('.narrative').length];", vec![]).await;
+    assert_eq!(shown[0], "quantization,model");
+    assert_eq!(shown[1], 0, "charts show");
+    assert_eq!(shown[2], 0, "the narrative shows");
+    let notices = browser.text("[data-testid=notices]").await;
+    assert!(notices.contains("sidebar"), "{notices}");
+    browser.close().await;
+}
+
 /// A study file brought by the user: a bad one shows the field that is
 /// wrong and keeps the study on screen; a good one opens and runs, from
 /// disk or from a `case_url=` link that also carries its knobs; an address
@@ -448,6 +578,7 @@ async fn a_slow_run_leaves_the_page_responsive() {
         .expect("the step buttons");
     assert_eq!(steps.len(), DesignStep::ALL.len());
     let mut answered_while_running = 0;
+    let mut stages_seen = std::collections::BTreeSet::new();
     let deadline = Instant::now() + Duration::from_mins(3);
     for (i, button) in steps.iter().enumerate().cycle() {
         let asked = Instant::now();
@@ -460,8 +591,10 @@ async fn a_slow_run_leaves_the_page_responsive() {
                 "const start = performance.now();
                  const state = document.querySelector('[data-testid=status]').dataset.state;
                  const heading = document.querySelector('#step-heading').textContent;
+                 const stage = document.querySelector('[data-testid=stage]');
+                 const shown = stage ? stage.textContent : '';
                  return new Promise((resolve) => setTimeout(
-                     () => resolve([state, heading, performance.now() - start]), 0));",
+                     () => resolve([state, heading, performance.now() - start, shown]), 0));",
                 vec![],
             )
             .await
@@ -489,12 +622,21 @@ async fn a_slow_run_leaves_the_page_responsive() {
             "the page took {took:?} to answer a click during the run"
         );
         answered_while_running += 1;
+        if let Some(stage) = seen[3].as_str().filter(|s| !s.is_empty()) {
+            stages_seen.insert(stage.to_owned());
+        }
         assert!(Instant::now() < deadline, "the run never finished");
     }
     assert!(
         answered_while_running >= 3,
         "only {answered_while_running} clicks were answered while the run lasted"
     );
+    // The seconds-long training showed a progress bar with its stage.
+    let training = format!(
+        "your design: {}…",
+        casebook::engine::pipeline::Stage::Training.label()
+    );
+    assert!(stages_seen.contains(&training), "{stages_seen:?}");
 
     // The run's numbers arrive, against the default design's.
     let model_step = DesignStep::ALL
@@ -1035,6 +1177,32 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("{css} can be fetched: {e}"));
         text.as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("{url} loads: {e}"));
+    }
+
+    /// Chooses `value` in the select of knob `id`, as a person would.
+    async fn choose(&self, id: &str, value: &str) {
+        self.client
+            .find(Locator::Css(&format!("select[data-knob={id}]")))
+            .await
+            .unwrap_or_else(|e| panic!("the {id} knob: {e}"))
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("choose {id}={value}: {e}"));
+    }
+
+    /// Runs `script` in the page and returns its value.
+    async fn eval(&self, script: &str, args: Vec<serde_json::Value>) -> serde_json::Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("the page runs a script: {e}"))
     }
 
     async fn click(&self, css: &str) {

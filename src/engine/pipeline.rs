@@ -20,6 +20,53 @@ use thiserror::Error;
 use crate::engine::metrics::MetricError;
 use crate::engine::world::WorldError;
 
+/// A stage of a run that takes long enough to announce: a progress bar
+/// names it. A memoized stage that is reused is not announced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    World,
+    Features,
+    Training,
+    Retrieval,
+    Monitoring,
+    Serving,
+}
+
+impl Stage {
+    /// Every stage, in the order a run reaches them.
+    pub const ALL: [Stage; 6] = [
+        Stage::World,
+        Stage::Features,
+        Stage::Training,
+        Stage::Retrieval,
+        Stage::Monitoring,
+        Stage::Serving,
+    ];
+
+    /// What the stage does, as a progress bar says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::World => "Generating the world",
+            Stage::Features => "Computing features",
+            Stage::Training => "Training and evaluating the model",
+            Stage::Retrieval => "Training candidate retrieval",
+            Stage::Monitoring => "Simulating the monitored days",
+            Stage::Serving => "Simulating the prediction service",
+        }
+    }
+
+    /// Its place in [`Stage::ALL`], from 1.
+    pub fn number(self) -> usize {
+        Stage::ALL
+            .iter()
+            .position(|&s| s == self)
+            .map_or(0, |i| i + 1)
+    }
+}
+
+/// Told each stage as it starts.
+pub type Progress<'a> = &'a mut dyn FnMut(Stage);
+
 /// Why a design could not run.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum PipelineError {

@@ -7,9 +7,9 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::compute::Backend;
-use crate::engine::pipeline::Memo;
 use crate::engine::pipeline::content::{ContentPipeline, ContentReport};
 use crate::engine::pipeline::feed::{FeedPipeline, FeedReport, PipelineError};
+use crate::engine::pipeline::{Memo, Progress, Stage};
 use crate::engine::serving::{ServingConfig, ServingError};
 use crate::engine::world::feed::CANDIDATES_PER_SLOT;
 
@@ -124,9 +124,25 @@ impl Runner {
     /// [`RunError::Pipeline`] when the engine cannot run the design (an
     /// empty split, undefined metrics).
     pub fn run(&mut self, study: &Study, design: &Design) -> Result<Report, RunError> {
+        self.run_with(study, design, &mut |_| {})
+    }
+
+    /// [`Runner::run`], telling `progress` each stage that really runs (a
+    /// reused one is not announced).
+    ///
+    /// # Errors
+    /// As [`Runner::run`].
+    pub fn run_with(
+        &mut self,
+        study: &Study,
+        design: &Design,
+        progress: Progress,
+    ) -> Result<Report, RunError> {
         let (result, config) = match &study.world {
             WorldSpec::Feed(params) => {
-                let report = self.feed.run(&feed::feed_design(params, design))?;
+                let report = self
+                    .feed
+                    .run_with(&feed::feed_design(params, design), progress)?;
                 // A feed request scores every candidate of a session.
                 let items = f64::from(params.session_len) * CANDIDATES_PER_SLOT as f64;
                 let population = u64::from(params.users) * items as u64;
@@ -134,7 +150,9 @@ impl Runner {
                 (StudyReport::Feed(report), config)
             }
             WorldSpec::Content(params) => {
-                let report = self.content.run(&content::content_design(params, design))?;
+                let report = self
+                    .content
+                    .run_with(&content::content_design(params, design), progress)?;
                 // Every new post is scored once; a batch job would score a
                 // day's posts.
                 let population = u64::from(params.posts_per_day);
@@ -143,9 +161,10 @@ impl Runner {
             }
         };
         let seed = design.seed;
-        let serving = self
-            .serving
-            .get_or_try((config.clone(), seed), || serving::simulate(&config, seed))?;
+        let serving = self.serving.get_or_try((config.clone(), seed), || {
+            progress(Stage::Serving);
+            serving::simulate(&config, seed)
+        })?;
         Ok(Report {
             study: study.meta.id.clone(),
             seed,

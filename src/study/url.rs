@@ -5,6 +5,11 @@
 //! fails: a bad value gets a notice and the default for that one setting,
 //! so a link always opens something.
 //!
+//! Embed mode (`embed=1`) is the compact view a blog post puts in an
+//! iframe: `panels=` chooses what shows (`narrative`, `knobs`, `charts`,
+//! `cards`; knobs, charts and cards unless it says otherwise) and `knobs=`
+//! which knobs, by id, from any step (the current step's unless it says).
+//!
 //! This module works on decoded `(name, value)` pairs; the browser's
 //! `URLSearchParams` does the percent-encoding.
 
@@ -16,6 +21,64 @@ const STUDY: &str = "study";
 const SEED: &str = "seed";
 const STEP: &str = "step";
 const PIN: &str = "pin";
+const EMBED: &str = "embed";
+const PANELS: &str = "panels";
+const KNOBS: &str = "knobs";
+
+/// Every query name this module reads itself; no knob may be named so.
+pub const NAMES: [&str; 7] = [STUDY, SEED, STEP, PIN, EMBED, PANELS, KNOBS];
+
+/// What an embedded view can show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Panel {
+    /// The current step's narrative.
+    Narrative,
+    /// The knobs, with their help text.
+    Knobs,
+    /// The current step's charts.
+    Charts,
+    /// The metric cards, with the change against the default design.
+    Cards,
+}
+
+impl Panel {
+    pub const ALL: [Panel; 4] = [Panel::Narrative, Panel::Knobs, Panel::Charts, Panel::Cards];
+    /// Shown when `panels=` is absent or names nothing valid.
+    pub const DEFAULT: [Panel; 3] = [Panel::Knobs, Panel::Charts, Panel::Cards];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Panel::Narrative => "narrative",
+            Panel::Knobs => "knobs",
+            Panel::Charts => "charts",
+            Panel::Cards => "cards",
+        }
+    }
+}
+
+/// The compact view for an iframe.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embed {
+    /// What shows, in the order the URL named it (duplicates dropped).
+    pub panels: Vec<Panel>,
+    /// The knobs shown, by id; `None` shows the current step's.
+    pub knobs: Option<Vec<String>>,
+}
+
+impl Embed {
+    pub fn shows(&self, panel: Panel) -> bool {
+        self.panels.contains(&panel)
+    }
+}
+
+impl Default for Embed {
+    fn default() -> Self {
+        Embed {
+            panels: Panel::DEFAULT.to_vec(),
+            knobs: None,
+        }
+    }
+}
 
 /// What a URL asks for, after every value was checked.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +89,8 @@ pub struct UrlState {
     pub step: DesignStep,
     /// The pinned design, in compare mode.
     pub pin: Option<Design>,
+    /// Embed mode's compact view, when `embed=1`.
+    pub embed: Option<Embed>,
     /// One sentence per setting that was ignored, and why.
     pub notices: Vec<String>,
 }
@@ -76,12 +141,13 @@ pub fn read(pairs: &[(String, String)], studies: &[Study], reserved: &[&str]) ->
             },
             step,
             pin: None,
+            embed: None,
             notices,
         };
     };
     let mut design = chosen.default_design(seed);
     for (name, value) in pairs {
-        if [STUDY, SEED, STEP, PIN].contains(&name.as_str()) || reserved.contains(&name.as_str()) {
+        if NAMES.contains(&name.as_str()) || reserved.contains(&name.as_str()) {
             continue;
         }
         if let Err(reason) = chosen.set(&mut design, name, value) {
@@ -96,13 +162,120 @@ pub fn read(pairs: &[(String, String)], studies: &[Study], reserved: &[&str]) ->
         .iter()
         .find(|(k, _)| k == PIN)
         .map(|(_, text)| read_pin(chosen, seed, text, &mut notices));
+    let embed = read_embed(pairs, chosen, &mut notices);
     UrlState {
         study,
         design,
         step,
         pin,
+        embed,
         notices,
     }
+}
+
+/// Embed mode's settings: `embed=1` turns it on (`embed=0` or none leaves
+/// it off); an unknown panel or knob gets a notice and is left out.
+fn read_embed(
+    pairs: &[(String, String)],
+    study: &Study,
+    notices: &mut Vec<String>,
+) -> Option<Embed> {
+    let value = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    match value(EMBED).map(str::trim) {
+        None | Some("0" | "false") => return None,
+        Some("1" | "true" | "") => {}
+        Some(other) => {
+            notices.push(format!(
+                "`embed={other}` is not 1 or 0; showing the embedded view."
+            ));
+        }
+    }
+    let list = |text: &str| -> Vec<String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut embed = Embed::default();
+    if let Some(text) = value(PANELS) {
+        let mut panels = Vec::new();
+        for name in list(text) {
+            match Panel::ALL.into_iter().find(|p| p.id() == name) {
+                Some(p) if !panels.contains(&p) => panels.push(p),
+                Some(_) => {}
+                None => {
+                    let ids: Vec<&str> = Panel::ALL.iter().map(|p| p.id()).collect();
+                    notices.push(format!(
+                        "Ignored the panel `{name}`: panels are {}.",
+                        ids.join(", ")
+                    ));
+                }
+            }
+        }
+        if !panels.is_empty() {
+            embed.panels = panels;
+        }
+    }
+    if let Some(text) = value(KNOBS) {
+        let mut knobs = Vec::new();
+        for id in list(text) {
+            if study.knob(&id).is_none() {
+                notices.push(format!(
+                    "Ignored the knob `{id}`: {} has no such knob.",
+                    study.meta.title
+                ));
+            } else if !knobs.contains(&id) {
+                knobs.push(id);
+            }
+        }
+        embed.knobs = Some(knobs);
+    }
+    Some(embed)
+}
+
+/// The query pairs that turn on `embed`, to add to [`write`]'s.
+pub fn embed_pairs(embed: &Embed) -> Vec<(String, String)> {
+    let ids: Vec<&str> = embed.panels.iter().map(|p| p.id()).collect();
+    let mut pairs = vec![
+        (EMBED.to_owned(), "1".to_owned()),
+        (PANELS.to_owned(), ids.join(",")),
+    ];
+    if let Some(knobs) = &embed.knobs {
+        pairs.push((KNOBS.to_owned(), knobs.join(",")));
+    }
+    pairs
+}
+
+/// The HTML a blog post pastes to embed the view at `address` (a full,
+/// percent-encoded URL that already carries the embed pairs).
+pub fn embed_snippet(address: &str, title: &str) -> String {
+    format!(
+        "<iframe src=\"{}\" title=\"Casebook: {}\" width=\"100%\" height=\"640\" \
+         style=\"border:0\" loading=\"lazy\"></iframe>",
+        escape_attribute(address),
+        escape_attribute(title)
+    )
+}
+
+/// `text` made safe inside a double-quoted HTML attribute.
+fn escape_attribute(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The pinned design `knob:value,knob:value` names; a part that is not a
@@ -287,6 +460,73 @@ mod tests {
         assert_eq!(state.notices.len(), 2, "{:?}", state.notices);
         assert!(state.notices[0].contains("model:forest"));
         assert!(state.notices[1].contains("knob:value"));
+    }
+
+    #[test]
+    fn embed_mode_reads_its_panels_and_knobs_and_writes_them_back() {
+        let studies = bundled_studies().unwrap();
+        let state = read(
+            &pairs(&[("step", "model"), ("model", "gbdt"), ("embed", "1")]),
+            &studies,
+            &[],
+        );
+        assert_eq!(state.embed, Some(Embed::default()));
+        assert!(state.notices.is_empty(), "{:?}", state.notices);
+        assert_eq!(
+            state.design.get("model"),
+            Some(&KnobValue::Choice("gbdt".into()))
+        );
+        let state = read(
+            &pairs(&[
+                ("embed", "1"),
+                ("panels", "cards,charts,cards,sidebar"),
+                ("knobs", "model, quantization,colour"),
+            ]),
+            &studies,
+            &[],
+        );
+        let embed = state.embed.unwrap();
+        assert_eq!(embed.panels, vec![Panel::Cards, Panel::Charts]);
+        assert!(embed.shows(Panel::Cards) && !embed.shows(Panel::Knobs));
+        assert_eq!(
+            embed.knobs.as_deref(),
+            Some(&["model".to_owned(), "quantization".to_owned()][..])
+        );
+        assert_eq!(state.notices.len(), 2, "{:?}", state.notices);
+        assert!(state.notices[0].contains("sidebar") && state.notices[0].contains("narrative"));
+        assert!(state.notices[1].contains("colour"));
+        let written = embed_pairs(&embed);
+        assert_eq!(
+            written,
+            pairs(&[
+                ("embed", "1"),
+                ("panels", "cards,charts"),
+                ("knobs", "model,quantization")
+            ])
+        );
+        assert_eq!(read(&written, &studies, &[]).embed, Some(embed));
+        assert_eq!(read(&pairs(&[("embed", "0")]), &studies, &[]).embed, None);
+        assert_eq!(read(&pairs(&[]), &studies, &[]).embed, None);
+    }
+
+    #[test]
+    fn the_embed_snippet_escapes_its_address_and_title() {
+        let snippet = embed_snippet("https://x.test/?a=1&b=\"2\"", "Feed <ranking>");
+        assert_eq!(
+            snippet,
+            "<iframe src=\"https://x.test/?a=1&amp;b=&quot;2&quot;\" \
+             title=\"Casebook: Feed &lt;ranking&gt;\" width=\"100%\" height=\"640\" \
+             style=\"border:0\" loading=\"lazy\"></iframe>"
+        );
+    }
+
+    #[test]
+    fn no_knob_of_any_world_is_named_like_a_setting_of_the_url() {
+        for study in bundled_studies().unwrap() {
+            for def in study.world.knob_defs() {
+                assert!(!NAMES.contains(&def.id), "{} is a URL setting", def.id);
+            }
+        }
     }
 
     #[test]

@@ -23,24 +23,57 @@ pub fn query_pairs() -> Vec<(String, String)> {
     pairs
 }
 
-/// Pushes a history entry for `pairs`, unless the address already says the
-/// same (so restoring a state from back/forward adds no entry).
-pub fn push(pairs: &[(String, String)]) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
+/// `pairs` as a percent-encoded query, with its `?`.
+fn query(pairs: &[(String, String)]) -> String {
     let Ok(params) = web_sys::UrlSearchParams::new() else {
-        return;
+        return String::new();
     };
     for (k, v) in pairs {
         params.append(k, v);
     }
-    let query = format!("?{}", String::from(params.to_string()));
+    format!("?{}", String::from(params.to_string()))
+}
+
+/// The page's own address (origin and path, any sub-path included) with
+/// `pairs` as its query.
+pub fn href(pairs: &[(String, String)]) -> String {
+    let location = web_sys::window().map(|w| w.location());
+    let origin = location
+        .as_ref()
+        .and_then(|l| l.origin().ok())
+        .unwrap_or_default();
+    let path = location
+        .as_ref()
+        .and_then(|l| l.pathname().ok())
+        .unwrap_or_default();
+    format!("{origin}{path}{}", query(pairs))
+}
+
+/// How a new state reaches the address bar.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    /// A new entry, so back and forward walk the states.
+    Push,
+    /// The same entry rewritten: an embedded view must not fill the
+    /// history of the page around it.
+    Replace,
+}
+
+/// Writes `pairs` to the address bar, unless it already says the same (so
+/// restoring a state from back/forward adds no entry).
+pub fn write(pairs: &[(String, String)], how: History) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let query = query(pairs);
     let location = window.location();
     if location.search().ok().as_deref() == Some(query.as_str()) {
         return;
     }
     if let Ok(history) = window.history() {
-        let _ = history.push_state_with_url(&JsValue::NULL, "", Some(&query));
+        let _ = match how {
+            History::Push => history.push_state_with_url(&JsValue::NULL, "", Some(&query)),
+            History::Replace => history.replace_state_with_url(&JsValue::NULL, "", Some(&query)),
+        };
     }
 }

@@ -34,6 +34,14 @@ pub enum EngineEvent {
         /// Compare mode: the pinned design's summary, or why it could not run.
         pinned: Option<Result<RunSummary, String>>,
     },
+    /// The run of `generation` started a stage (`Reply::Progress`).
+    Progress {
+        generation: u64,
+        of: String,
+        stage: String,
+        step: u32,
+        steps: u32,
+    },
     /// The worker failed or could not start; a readable reason.
     Failed(String),
 }
@@ -176,6 +184,9 @@ impl Engine {
             if matches!(reply, Ok(Reply::Ready { .. })) {
                 live.ready = true;
                 None
+            } else if matches!(reply, Ok(Reply::Progress { .. })) {
+                // The request is still in flight.
+                None
             } else {
                 live.busy.take()
             }
@@ -192,6 +203,19 @@ impl Engine {
                 report,
                 baseline,
                 pinned,
+            }),
+            Ok(Reply::Progress {
+                generation,
+                of,
+                stage,
+                step,
+                steps,
+            }) => self.emit(&EngineEvent::Progress {
+                generation,
+                of,
+                stage,
+                step,
+                steps,
             }),
             Ok(Reply::Checked { id, outcome }) => self.checked(id, outcome),
             Ok(Reply::Crashed { message }) => {

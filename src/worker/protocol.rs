@@ -96,6 +96,16 @@ pub enum Reply {
         #[serde(default)]
         pinned: Option<Result<RunSummary, String>>,
     },
+    /// A run of `generation` reached a stage that takes a while: `stage`
+    /// (its label), number `step` of `steps`, for the design `of` ("your
+    /// design", "the default design", "design A"). Sent as it starts.
+    Progress {
+        generation: u64,
+        of: String,
+        stage: String,
+        step: u32,
+        steps: u32,
+    },
     /// A claim was checked.
     Checked {
         id: u64,

@@ -25,7 +25,11 @@ pub fn start() {
         let scope = scope.clone();
         Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let reply = match event.data().as_string() {
-                Some(text) => service.borrow_mut().handle_text(&text),
+                Some(text) => service
+                    .borrow_mut()
+                    .handle_text_with(&text, &mut |progress| {
+                        let _ = scope.post_message(&progress.into());
+                    }),
                 None => encode(&Reply::Rejected {
                     message: "the engine received a message that is not text".to_owned(),
                 }),

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::compute::Precision;
 
 use super::watch::MonitorDesign;
-use super::{Curves, Memo, ModelSummary, PipelineError, check_design};
+use super::{Curves, Memo, ModelSummary, PipelineError, Progress, Stage, check_design};
 use crate::engine::data::Dataset;
 use crate::engine::features::content::{ContentFeatureOptions, raw_table, text_columns};
 use crate::engine::features::{Encoding, FeatureSpec, RawTable, Scaling, fit};
@@ -381,19 +381,39 @@ impl ContentPipeline {
     /// [`PipelineError`] if the design or world is invalid, a split is empty
     /// (or has no labeled post), or the test days hold one class only.
     pub fn run(&mut self, design: &ContentDesign) -> Result<ContentReport, PipelineError> {
+        self.run_with(design, &mut |_| {})
+    }
+
+    /// [`ContentPipeline::run`], telling `progress` each stage that really
+    /// runs.
+    ///
+    /// # Errors
+    /// As [`ContentPipeline::run`].
+    pub fn run_with(
+        &mut self,
+        design: &ContentDesign,
+        progress: Progress,
+    ) -> Result<ContentReport, PipelineError> {
         design.validate()?;
         let seed = Seed(design.seed);
-        let world = self.world(design.seed, &design.world)?;
-        let table = self
-            .table
-            .get_or_try((design.seed, design.world.clone(), design.features), || {
-                Ok::<_, PipelineError>(raw_table(&world, design.features))
+        let world = self
+            .world
+            .get_or_try((design.seed, design.world.clone()), || {
+                progress(Stage::World);
+                ContentWorld::generate(&design.world, seed)
             })?;
+        let table =
+            self.table
+                .get_or_try((design.seed, design.world.clone(), design.features), || {
+                    progress(Stage::Features);
+                    Ok::<_, PipelineError>(raw_table(&world, design.features))
+                })?;
         let key = ContentDesign {
             policy: PolicyConfig::default(),
             ..design.clone()
         };
         let classified = self.scored.get_or_try(key.clone(), || {
+            progress(Stage::Training);
             let prepared = prepare(design, &world, &table, seed)?;
             let (mut scores, model, training) =
                 train_and_predict(design, &world, &table, &prepared, seed);
@@ -425,6 +445,7 @@ impl ContentPipeline {
             recall_at_precision_90,
         };
         let monitoring = self.monitoring.get_or_try(key, || {
+            progress(Stage::Monitoring);
             Ok::<_, PipelineError>(monitor::monitor_days(design, &world, &table, seed))
         })?;
         Ok(ContentReport {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::compute::Precision;
 
 use super::watch::{DayView, Deployed};
-use super::{Curves, Memo};
+use super::{Curves, Memo, Progress, Stage};
 pub use super::{ModelSummary, PipelineError};
 use crate::engine::data::Dataset;
 use crate::engine::features::feed::{FeedFeatureOptions, ServingRows, raw_table, serving_table};
@@ -210,6 +210,7 @@ impl FeedPipeline {
         world: &FeedWorld,
         table: &RawTable,
         seed: Seed,
+        progress: Progress,
     ) -> Result<MonitorReport, PipelineError> {
         let key = FeedDesign {
             ab: AbDesign::default(),
@@ -217,6 +218,7 @@ impl FeedPipeline {
             ..design.clone()
         };
         let report = self.monitoring.get_or_try(key, || {
+            progress(Stage::Monitoring);
             Ok::<_, PipelineError>(monitor_days(design, world, table, seed))
         })?;
         Ok((*report).clone())
@@ -230,12 +232,15 @@ impl FeedPipeline {
         world: &FeedWorld,
         design: RetrievalDesign,
         seed: Seed,
+        progress: Progress,
     ) -> Result<RetrievalReport, PipelineError> {
-        let towers = self.towers.get_or_try(world_key.clone(), || {
-            Ok::<_, PipelineError>(train_towers(world, ONLINE_DAYS, seed))
-        })?;
         let key = (world_key.0, world_key.1.clone(), design);
+        let towers = &mut self.towers;
         let report = self.retrieval.get_or_try(key, || {
+            progress(Stage::Retrieval);
+            let towers = towers.get_or_try(world_key.clone(), || {
+                Ok::<_, PipelineError>(train_towers(world, ONLINE_DAYS, seed))
+            })?;
             Ok::<_, PipelineError>(retrieve(world, &towers, &design, ONLINE_DAYS, seed))
         })?;
         Ok((*report).clone())
@@ -247,16 +252,30 @@ impl FeedPipeline {
     /// [`PipelineError`] if the world is invalid, a split is empty, or the
     /// test rows hold one class only.
     pub fn run(&mut self, design: &FeedDesign) -> Result<FeedReport, PipelineError> {
+        self.run_with(design, &mut |_| {})
+    }
+
+    /// [`FeedPipeline::run`], telling `progress` each stage that really runs.
+    ///
+    /// # Errors
+    /// As [`FeedPipeline::run`].
+    pub fn run_with(
+        &mut self,
+        design: &FeedDesign,
+        progress: Progress,
+    ) -> Result<FeedReport, PipelineError> {
         let seed = Seed(design.seed);
         let world_key = (design.seed, design.world.clone());
         let world = self.world.get_or_try(world_key.clone(), || {
+            progress(Stage::World);
             FeedWorld::generate(&design.world, seed)
         })?;
-        let table = self
-            .table
-            .get_or_try((world_key.0, world_key.1.clone(), design.features), || {
-                Ok::<_, PipelineError>(raw_table(&world, design.features))
-            })?;
+        let table =
+            self.table
+                .get_or_try((world_key.0, world_key.1.clone(), design.features), || {
+                    progress(Stage::Features);
+                    Ok::<_, PipelineError>(raw_table(&world, design.features))
+                })?;
 
         let key = FeedDesign {
             ab: AbDesign::default(),
@@ -264,12 +283,13 @@ impl FeedPipeline {
             monitor: MonitorDesign::default(),
             ..design.clone()
         };
-        let ranked = self
-            .ranker
-            .get_or_try(key, || rank(design, &world, &table, seed))?;
+        let ranked = self.ranker.get_or_try(key, || {
+            progress(Stage::Training);
+            rank(design, &world, &table, seed)
+        })?;
         let ab = ab::run(&world, &ranked.served, design.ab, seed);
-        let retrieval = self.retrieval(&world_key, &world, design.retrieval, seed)?;
-        let monitoring = self.monitoring(design, &world, &table, seed)?;
+        let retrieval = self.retrieval(&world_key, &world, design.retrieval, seed, progress)?;
+        let monitoring = self.monitoring(design, &world, &table, seed, progress)?;
         Ok(FeedReport {
             offline: ranked.offline.clone(),
             online: ranked.online.clone(),
