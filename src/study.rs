@@ -161,8 +161,8 @@ impl WorldSpec {
     }
 
     /// The cards the app shows on `step`: the step's own metrics first
-    /// (latency on the serving step, the A/B test's on the online step,
-    /// monitoring's on the last), then the world's headline metrics.
+    /// (latency on the serving step, the A/B test's or the shadow test's
+    /// and canary's on the online step, monitoring's on the last), then the world's headline metrics.
     pub fn cards_for(&self, step: DesignStep) -> Vec<&'static str> {
         let own: &[&'static str] = match step {
             DesignStep::PredictionService => &[
@@ -176,6 +176,11 @@ impl WorldSpec {
                 "ab.p_value",
                 "ab.power",
                 "ab.required_users_per_arm",
+                "shadow.extra_harmful_flagged",
+                "shadow.disagreement_rate",
+                "canary.rolled_out",
+                "canary.reached",
+                "canary.wrongful_per_1000",
             ],
             // Each world's own first (only keys the world has are kept).
             DesignStep::ScalingAndMonitoring => &[

@@ -8,7 +8,7 @@ use crate::engine::models::gbdt::GbdtConfig;
 use crate::engine::models::logistic::LogisticConfig;
 use crate::engine::models::mlp::{Fusion, MlpConfig};
 use crate::engine::pipeline::content::{
-    ContentDesign, ContentModel, PolicyConfig, content_logistic, content_mlp,
+    ContentDesign, ContentModel, PolicyConfig, RolloutDesign, content_logistic, content_mlp,
 };
 use crate::engine::sampling::{Imbalance, Sampling};
 use crate::engine::split::SplitKind;
@@ -66,6 +66,9 @@ pub(crate) const KNOBS: &[KnobDef] = &[
     number("max_depth", 1.0, 12.0, true),
     number("hidden_layers", 1.0, 2.0, true),
     number("epochs", 1.0, 50.0, true),
+    number("canary_guardrail", 0.0, 1_000.0, false),
+    // Thousands of uploads a day.
+    number("canary_posts", 0.01, 1e6, false),
 ];
 
 /// Every numeric key of the content report, as claims and the CLI name them,
@@ -184,6 +187,64 @@ pub(crate) const METRICS: &[Metric] = &[
         "policy.harmful_view_prevalence_unenforced",
         "Harmful view prevalence, no enforcement",
         Better::Neither,
+    ),
+    Metric::new(
+        "shadow.disagreement_rate",
+        "Shadow: decisions that differ",
+        Better::Neither,
+    ),
+    Metric::new(
+        "shadow.harmful_flagged",
+        "Shadow: harmful posts flagged",
+        Better::Higher,
+    ),
+    Metric::new(
+        "shadow.harmful_flagged_production",
+        "Shadow: harmful posts production flags",
+        Better::Neither,
+    ),
+    Metric::new(
+        "shadow.extra_harmful_flagged",
+        "Shadow: harmful posts flagged beyond production",
+        Better::Higher,
+    ),
+    Metric::new(
+        "shadow.benign_removed",
+        "Shadow: benign posts it would remove",
+        Better::Lower,
+    ),
+    Metric::new(
+        "shadow.benign_removed_production",
+        "Shadow: benign posts production removes",
+        Better::Neither,
+    ),
+    Metric::new(
+        "shadow.review_load_change",
+        "Shadow: review queue change per day",
+        Better::Neither,
+    ),
+    Metric::new("canary.rolled_out", "Canary rolled out", Better::Higher),
+    Metric::new("canary.reached", "Canary traffic reached", Better::Higher),
+    Metric::new("canary.decisions", "Canary days decided", Better::Neither),
+    Metric::new(
+        "canary.canary_posts",
+        "Posts in the canary",
+        Better::Neither,
+    ),
+    Metric::new(
+        "canary.wrongful_per_1000",
+        "Wrongful removals per 1,000 posts",
+        Better::Lower,
+    ),
+    Metric::new(
+        "canary.wrongful_per_1000_production",
+        "Wrongful removals per 1,000, production",
+        Better::Neither,
+    ),
+    Metric::new(
+        "canary.extra_wrongful_removals",
+        "Extra wrongful removals in the canary",
+        Better::Lower,
     ),
     Metric::new("monitoring.day_count", "Days monitored", Better::Neither),
     Metric::new(
@@ -330,6 +391,12 @@ pub(crate) fn content_design(params: &ContentParams, design: &Design) -> Content
         model: model(design),
         quantization: super::serving::precision(design),
         policy,
+        rollout: RolloutDesign {
+            guardrail_per_1000: design.number("canary_guardrail", base.rollout.guardrail_per_1000),
+            posts_per_day: (1_000.0
+                * design.number("canary_posts", base.rollout.posts_per_day as f64 / 1_000.0))
+                as u64,
+        },
         monitor: super::monitoring::monitor_design(design, base.monitor),
         ..base
     }
@@ -425,6 +492,8 @@ mod tests {
             ("model", "mlp"),
             ("fusion", "late"),
             ("hidden_layers", "2"),
+            ("canary_guardrail", "2"),
+            ("canary_posts", "50"),
         ] {
             study.set(&mut design, id, value).expect(id);
         }
@@ -450,6 +519,8 @@ mod tests {
         assert!(matches!(d.split, SplitKind::Random { .. }));
         assert!(d.features.future_leak && !d.features.author_history);
         assert_eq!(d.hash_buckets, 256);
+        assert_eq!(d.rollout.guardrail_per_1000, 2.0);
+        assert_eq!(d.rollout.posts_per_day, 50_000);
         match d.model {
             ContentModel::Mlp(config) => {
                 assert_eq!(config.fusion, Fusion::Late);

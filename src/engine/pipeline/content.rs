@@ -7,6 +7,7 @@
 //! of limited daily capacity. Step 9's monitoring is `content/monitor.rs`.
 
 mod monitor;
+mod rollout;
 
 use std::collections::BTreeMap;
 
@@ -19,7 +20,6 @@ use super::{Curves, Memo, ModelSummary, PipelineError, Progress, Stage, check_de
 use crate::engine::data::Dataset;
 use crate::engine::features::content::{ContentFeatureOptions, raw_table, text_columns};
 use crate::engine::features::{Encoding, FeatureSpec, RawTable, Scaling, fit};
-use crate::engine::math::pow;
 use crate::engine::metrics::{ThresholdSweep, binary_report};
 use crate::engine::models::TrainingCurve;
 use crate::engine::models::gbdt::{self, GbdtConfig};
@@ -30,6 +30,7 @@ use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate_scores
 use crate::engine::split::{SplitKind, split};
 use crate::engine::world::content::{BENIGN, ContentParams, ContentWorld, LabelSource};
 pub use monitor::{ContentMonitorDay, ContentMonitorReport, MONITOR_DAYS};
+pub use rollout::{CanarySummary, RolloutDesign, ShadowReport};
 
 /// Share of a post's views seen before a queued review removes it.
 pub const REVIEW_VIEW_SHARE: f64 = 0.25;
@@ -59,6 +60,8 @@ pub struct ContentDesign {
     /// The precision the trained model is stored and served at.
     pub quantization: Precision,
     pub policy: PolicyConfig,
+    /// Step 8: shadow mode and the canary rollout.
+    pub rollout: RolloutDesign,
     /// Step 9: retraining and drift detection over the last days.
     pub monitor: MonitorDesign,
 }
@@ -83,6 +86,7 @@ impl Default for ContentDesign {
             model: ContentModel::Logistic(content_logistic()),
             quantization: Precision::Fp32,
             policy: PolicyConfig::default(),
+            rollout: RolloutDesign::default(),
             // Review labels only so many posts a day: a retraining keeps
             // eight days of them, not the feed's four.
             monitor: MonitorDesign {
@@ -189,6 +193,18 @@ impl ContentDesign {
             0.0,
             1_000_000.0,
         )?;
+        check_design(
+            "rollout.guardrail_per_1000",
+            self.rollout.guardrail_per_1000,
+            0.0,
+            1_000.0,
+        )?;
+        check_design(
+            "rollout.posts_per_day",
+            self.rollout.posts_per_day as f64,
+            10.0,
+            1e9,
+        )?;
         if let Imbalance::Oversample { factor } = self.imbalance {
             check_design("imbalance.factor", f64::from(factor), 1.0, 1_000.0)?;
         }
@@ -227,6 +243,10 @@ pub struct ContentReport {
     pub data: ContentData,
     pub training: TrainingCurve,
     pub policy: PolicyOutcome,
+    /// Step 8: the classifier in shadow mode beside production (the
+    /// keyword rule), then acting on a growing share of uploads.
+    pub shadow: ShadowReport,
+    pub canary: CanarySummary,
     /// Step 9: the days after deployment, day by day.
     pub monitoring: ContentMonitorReport,
     /// The test rows' curves, for the charts; the confusion matrix is at the
@@ -322,8 +342,9 @@ pub struct ContentPipeline {
     world: Memo<(u64, ContentParams), ContentWorld>,
     table: Memo<(u64, ContentParams, ContentFeatureOptions), RawTable>,
     /// The trained classifier's test scores, and the monitoring timeline,
-    /// each keyed by the design with the policy at its default: neither
-    /// reads the policy, so moving a threshold reruns the policy only.
+    /// each keyed by the design with the policy and the rollout at their
+    /// defaults: neither reads them, so moving a threshold or a guardrail
+    /// reruns the policy and the rollout only.
     scored: Memo<ContentDesign, Classified>,
     monitoring: Memo<ContentDesign, ContentMonitorReport>,
 }
@@ -410,6 +431,7 @@ impl ContentPipeline {
                 })?;
         let key = ContentDesign {
             policy: PolicyConfig::default(),
+            rollout: RolloutDesign::default(),
             ..design.clone()
         };
         let classified = self.scored.get_or_try(key.clone(), || {
@@ -448,13 +470,25 @@ impl ContentPipeline {
             progress(Stage::Monitoring);
             Ok::<_, PipelineError>(monitor::monitor_days(design, &world, &table, seed))
         })?;
+        let policy = apply_policy(&world, test, scores, &design.policy);
+        let rollout = rollout::roll_out(
+            &world,
+            test,
+            scores,
+            &policy,
+            &design.policy,
+            design.rollout,
+            seed,
+        )?;
         Ok(ContentReport {
             offline,
             per_category: per_category(&world, test, scores),
             model: classified.model.clone(),
             data: classified.data.clone(),
             training: classified.training.clone(),
-            policy: apply_policy(&world, test, scores, &design.policy),
+            policy,
+            shadow: rollout.shadow,
+            canary: rollout.canary,
             monitoring: (*monitoring).clone(),
             curves,
         })
@@ -562,16 +596,7 @@ fn train_and_predict(
     };
     match &design.model {
         ContentModel::KeywordRule => {
-            let mut hits = vec![0u16; world.categories()];
-            let scores = prepared
-                .test
-                .iter()
-                .map(|&i| {
-                    world.keyword_hits(i, &mut hits);
-                    let total: u16 = hits.iter().sum();
-                    1.0 - pow(0.5, f64::from(total))
-                })
-                .collect();
+            let scores = rollout::keyword_scores(world, &prepared.test);
             let v = &world.vocabulary;
             // A lookup per token of a post.
             let per_post = table.bags.iter().map(|b| b.ids.len()).sum::<usize>() as f64
