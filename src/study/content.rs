@@ -519,8 +519,10 @@ mod tests {
         assert!(matches!(d.split, SplitKind::Random { .. }));
         assert!(d.features.future_leak && !d.features.author_history);
         assert_eq!(d.hash_buckets, 256);
-        assert_eq!(d.rollout.guardrail_per_1000, 2.0);
-        assert_eq!(d.rollout.posts_per_day, 50_000);
+        assert_eq!(
+            (d.rollout.guardrail_per_1000, d.rollout.posts_per_day),
+            (2.0, 50_000)
+        );
         match d.model {
             ContentModel::Mlp(config) => {
                 assert_eq!(config.fusion, Fusion::Late);
