@@ -478,8 +478,8 @@ impl<'a> Grower<'a> {
             };
             // Histogram of the smaller child; the larger one is the difference.
             // A child that cannot be split (at the depth limit, or with too
-            // little hessian for two children) needs none: skipping the
-            // deepest level's histograms saves about a tenth of the training.
+            // little hessian for two children) needs none: the deepest
+            // level's histograms were one level of six, all thrown away.
             let depth = p.depth + 1;
             let (need_left, need_right) = (self.may_split(depth, hl), self.may_split(depth, hr));
             let (hist_left, hist_right) = if need_left || need_right {

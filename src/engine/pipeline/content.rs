@@ -20,6 +20,7 @@ use super::{Curves, Memo, ModelSummary, PipelineError, Progress, Stage, check_de
 use crate::engine::data::Dataset;
 use crate::engine::features::content::{ContentFeatureOptions, raw_table, text_columns};
 use crate::engine::features::{Encoding, FeatureSpec, RawTable, Scaling, fit};
+use crate::engine::math::pow;
 use crate::engine::metrics::{ThresholdSweep, binary_report};
 use crate::engine::models::TrainingCurve;
 use crate::engine::models::gbdt::{self, GbdtConfig};
@@ -596,7 +597,7 @@ fn train_and_predict(
     };
     match &design.model {
         ContentModel::KeywordRule => {
-            let scores = rollout::keyword_scores(world, &prepared.test);
+            let scores = keyword_scores(world, &prepared.test);
             let v = &world.vocabulary;
             // A lookup per token of a post.
             let per_post = table.bags.iter().map(|b| b.ids.len()).sum::<usize>() as f64
@@ -660,6 +661,19 @@ fn train_and_predict(
             (model.predict(&test), summary, curve)
         }
     }
+}
+
+/// The keyword rule's score of post `i`: one half per keyword hit, so one
+/// hit is 0.5, two 0.75, three 0.875.
+fn keyword_scores(world: &ContentWorld, rows: &[usize]) -> Vec<f64> {
+    let mut hits = vec![0u16; world.categories()];
+    rows.iter()
+        .map(|&i| {
+            world.keyword_hits(i, &mut hits);
+            let total: u16 = hits.iter().sum();
+            1.0 - pow(0.5, f64::from(total))
+        })
+        .collect()
 }
 
 /// Replaces the labels of a dataset built from `rows` by `label[row]`.

@@ -16,9 +16,8 @@
 
 use serde::Serialize;
 
-use super::{PolicyConfig, PolicyOutcome, apply_policy};
+use super::{PolicyConfig, PolicyOutcome, apply_policy, keyword_scores};
 use crate::engine::experiment::{CanaryOutcome, CanaryPlan};
-use crate::engine::math::pow;
 use crate::engine::pipeline::PipelineError;
 use crate::engine::rng::Seed;
 use crate::engine::world::content::ContentWorld;
@@ -89,19 +88,6 @@ pub struct CanarySummary {
 pub struct RolloutReport {
     pub shadow: ShadowReport,
     pub canary: CanarySummary,
-}
-
-/// The keyword rule's score of post `i`: one half per keyword hit, so one
-/// hit is 0.5, two 0.75, three 0.875.
-pub(super) fn keyword_scores(world: &ContentWorld, rows: &[usize]) -> Vec<f64> {
-    let mut hits = vec![0u16; world.categories()];
-    rows.iter()
-        .map(|&i| {
-            world.keyword_hits(i, &mut hits);
-            let total: u16 = hits.iter().sum();
-            1.0 - pow(0.5, f64::from(total))
-        })
-        .collect()
 }
 
 /// What the policy decides for a score before review: 2 remove, 1 review,
