@@ -492,7 +492,7 @@ async fn a_study_file_from_disk_or_an_address_opens_and_runs() {
         .await
         .expect("pick a file");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while browser.text("h1").await != "Tiny" {
+    while browser.text_if_shown("h1").await != "Tiny" {
         assert!(Instant::now() < deadline, "the brought study never opened");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -510,7 +510,7 @@ async fn a_study_file_from_disk_or_an_address_opens_and_runs() {
     );
     browser.client.goto(&link).await.expect("page loads");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while browser.text("h1").await != "Tiny" {
+    while browser.text_if_shown("h1").await != "Tiny" {
         assert!(Instant::now() < deadline, "the linked study never opened");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -924,9 +924,25 @@ struct Browser {
 }
 
 impl Browser {
+    /// Starts chromedriver and a Chromium session. On a loaded two-core
+    /// machine chromedriver can open its port and still reset the first
+    /// connection, so a session that fails to start is tried again, with a
+    /// fresh driver, up to three times.
     async fn start(webgpu: bool) -> Browser {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Browser::try_start(webgpu).await {
+                Ok(browser) => return browser,
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("chromedriver starts a Chromium session: {last}");
+    }
+
+    async fn try_start(webgpu: bool) -> Result<Browser, String> {
         let port = free_port();
-        let driver = Command::new("chromedriver")
+        let mut driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -954,12 +970,18 @@ impl Browser {
             "goog:chromeOptions".to_owned(),
             serde_json::json!({ "binary": chromium_binary(), "args": args }),
         );
-        let client = ClientBuilder::new(HttpConnector::new())
+        match ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
-            .expect("chromedriver starts a Chromium session");
-        Browser { client, driver }
+        {
+            Ok(client) => Ok(Browser { client, driver }),
+            Err(e) => {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                Err(format!("{e:?}"))
+            }
+        }
     }
 
     /// Opens `path` on the test server, checks everything that does not depend
@@ -1213,6 +1235,15 @@ impl Browser {
             .click()
             .await
             .unwrap_or_else(|e| panic!("{css} can be clicked: {e}"));
+    }
+
+    /// The text of `css`, or "" while it is not on the page (a study that
+    /// is still loading shows no heading).
+    async fn text_if_shown(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 
     async fn text(&self, css: &str) -> String {

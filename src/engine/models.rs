@@ -6,6 +6,11 @@ pub mod logistic;
 pub mod mlp;
 pub mod two_tower;
 
+/// Rows of a training set that quantization reads to set activation
+/// ranges: the first ones, at most this many. A pipeline that keeps a
+/// model to quantize later keeps only these rows of its training set.
+pub const CALIBRATION_ROWS: usize = 2_000;
+
 /// Training and validation loss after each epoch (or tree), and where early
 /// stopping kept the model.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]

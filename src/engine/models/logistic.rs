@@ -182,7 +182,7 @@ impl LogisticModel {
             Activation::Identity,
         );
         if let Ok(network) = layer.and_then(|l| Network::new(vec![l])) {
-            let rows = calibration.len().min(2_000);
+            let rows = calibration.len().min(super::CALIBRATION_ROWS);
             let sample = Rows::new(&calibration.dense[..rows * d], d).unwrap_or(Rows {
                 data: &[],
                 width: d,

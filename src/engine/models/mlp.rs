@@ -349,7 +349,7 @@ impl MlpModel {
         let network = self.network();
         let mut inputs = Vec::new();
         let mut x = Vec::new();
-        for i in 0..calibration.len().min(2_000) {
+        for i in 0..calibration.len().min(super::CALIBRATION_ROWS) {
             model.input(calibration, i, &mut x);
             inputs.extend_from_slice(&x);
         }

@@ -10,22 +10,23 @@ mod monitor;
 mod rollout;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::compute::Precision;
 
-use super::watch::MonitorDesign;
+use super::watch::{Deployments, MonitorDesign};
 use super::{Curves, Memo, ModelSummary, PipelineError, Progress, Stage, check_design};
 use crate::engine::data::Dataset;
 use crate::engine::features::content::{ContentFeatureOptions, raw_table, text_columns};
 use crate::engine::features::{Encoding, FeatureSpec, RawTable, Scaling, fit};
 use crate::engine::math::pow;
 use crate::engine::metrics::{ThresholdSweep, binary_report};
-use crate::engine::models::TrainingCurve;
-use crate::engine::models::gbdt::{self, GbdtConfig};
-use crate::engine::models::logistic::{self, LogisticConfig};
-use crate::engine::models::mlp::{self, Fusion, MlpConfig};
+use crate::engine::models::gbdt::{self, GbdtConfig, GbdtModel};
+use crate::engine::models::logistic::{self, LogisticConfig, LogisticModel};
+use crate::engine::models::mlp::{self, Fusion, MlpConfig, MlpModel};
+use crate::engine::models::{CALIBRATION_ROWS, TrainingCurve};
 use crate::engine::rng::Seed;
 use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate_scores, sample};
 use crate::engine::split::{SplitKind, split};
@@ -342,12 +343,26 @@ pub struct PolicyOutcome {
 pub struct ContentPipeline {
     world: Memo<(u64, ContentParams), ContentWorld>,
     table: Memo<(u64, ContentParams, ContentFeatureOptions), RawTable>,
-    /// The trained classifier's test scores, and the monitoring timeline,
-    /// each keyed by the design with the policy and the rollout at their
-    /// defaults: neither reads them, so moving a threshold or a guardrail
+    /// The trained classifier's test scores, keyed by the design with the
+    /// policy, the rollout and the monitoring at their defaults, and the
+    /// monitoring timeline, keyed with the policy and the rollout at
+    /// theirs: neither reads them, so moving a threshold or a guardrail
     /// reruns the policy and the rollout only.
     scored: Memo<ContentDesign, Classified>,
+    /// The classifier at fp32, keyed as `scored` with quantization at fp32.
+    fp32: Memo<ContentDesign, Trained>,
     monitoring: Memo<ContentDesign, ContentMonitorReport>,
+    /// The monitoring step's deployments at fp32.
+    deployments: Deployments<ContentDesign, ContentFit>,
+}
+
+/// The classifier trained at fp32 on a design's rows, with what the report
+/// says of its data.
+#[derive(Debug)]
+struct Trained {
+    test: Vec<usize>,
+    fit: ContentFit,
+    data: ContentData,
 }
 
 /// The trained classifier's scores of the test posts, with what the
@@ -382,6 +397,12 @@ impl ContentPipeline {
         self.world.runs()
     }
 
+    /// How many classifiers have really been trained: the offline one, and
+    /// the monitoring step's deployments.
+    pub fn trainings(&self) -> u32 {
+        self.fp32.runs() + self.deployments.trainings()
+    }
+
     /// The world of `seed` and `params`, reused if the last run had them:
     /// for studies that inspect posts (keyword recall by day, say).
     ///
@@ -395,6 +416,46 @@ impl ContentPipeline {
         Ok(self.world.get_or_try((seed, params.clone()), || {
             ContentWorld::generate(params, Seed(seed))
         })?)
+    }
+
+    /// The classifier's test scores for `design` (memoized by `key`),
+    /// quantizing the fp32 training of the same design when there is one.
+    fn classify(
+        &mut self,
+        design: &ContentDesign,
+        key: &ContentDesign,
+        world: &ContentWorld,
+        table: &RawTable,
+        progress: Progress,
+    ) -> Result<Arc<Classified>, PipelineError> {
+        let seed = Seed(design.seed);
+        let fit_key = ContentDesign {
+            quantization: Precision::Fp32,
+            ..key.clone()
+        };
+        let fp32 = &mut self.fp32;
+        self.scored.get_or_try(key.clone(), || {
+            progress(Stage::Training);
+            let trained = fp32.get_or_try(fit_key, || {
+                let prepared = prepare(design, world, table, seed)?;
+                let fit = train_classifier(design, world, table, &prepared, seed);
+                let data = data_summary(design, world, &prepared);
+                Ok::<_, PipelineError>(Trained {
+                    test: prepared.test,
+                    fit,
+                    data,
+                })
+            })?;
+            let (mut scores, model) = trained.fit.predict(design);
+            recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
+            Ok(Classified {
+                test: trained.test.clone(),
+                scores,
+                model,
+                training: trained.fit.curve().clone(),
+                data: trained.data.clone(),
+            })
+        })
     }
 
     /// Runs `design` to its report.
@@ -430,26 +491,19 @@ impl ContentPipeline {
                     progress(Stage::Features);
                     Ok::<_, PipelineError>(raw_table(&world, design.features))
                 })?;
+        // The classifier reads neither the policy, the rollout nor the
+        // monitoring knobs; the monitoring timeline reads the monitoring's.
         let key = ContentDesign {
             policy: PolicyConfig::default(),
             rollout: RolloutDesign::default(),
+            monitor: MonitorDesign::default(),
             ..design.clone()
         };
-        let classified = self.scored.get_or_try(key.clone(), || {
-            progress(Stage::Training);
-            let prepared = prepare(design, &world, &table, seed)?;
-            let (mut scores, model, training) =
-                train_and_predict(design, &world, &table, &prepared, seed);
-            recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
-            let data = data_summary(design, &world, &prepared);
-            Ok::<_, PipelineError>(Classified {
-                test: prepared.test,
-                scores,
-                model,
-                training,
-                data,
-            })
-        })?;
+        let monitor_key = ContentDesign {
+            monitor: design.monitor,
+            ..key.clone()
+        };
+        let classified = self.classify(design, &key, &world, &table, progress)?;
         let (test, scores) = (&classified.test, &classified.scores);
         let labels: Vec<u8> = test
             .iter()
@@ -467,9 +521,16 @@ impl ContentPipeline {
             ece: report.expected_calibration_error,
             recall_at_precision_90,
         };
-        let monitoring = self.monitoring.get_or_try(key, || {
+        let deployments = &mut self.deployments;
+        let monitoring = self.monitoring.get_or_try(monitor_key, || {
             progress(Stage::Monitoring);
-            Ok::<_, PipelineError>(monitor::monitor_days(design, &world, &table, seed))
+            Ok::<_, PipelineError>(monitor::monitor_days(
+                design,
+                &world,
+                &table,
+                seed,
+                deployments,
+            ))
         })?;
         let policy = apply_policy(&world, test, scores, &design.policy);
         let rollout = rollout::roll_out(
@@ -567,14 +628,85 @@ fn prepare(
     })
 }
 
-fn train_and_predict(
+/// A content classifier trained at fp32, with the first rows of its
+/// training set (which quantization reads) and the features of the posts
+/// it scores: every precision is a quantization of the same training, so
+/// the `quantization` knob retrains nothing.
+#[derive(Debug)]
+struct ContentFit {
+    model: FitModel,
+    /// The first [`CALIBRATION_ROWS`] rows of the training set.
+    calibration: Dataset,
+    /// The features of the posts to score.
+    test: Dataset,
+    curve: TrainingCurve,
+}
+
+#[derive(Debug)]
+enum FitModel {
+    /// The rule needs no training: its scores, parameters and lookups per post.
+    KeywordRule {
+        scores: Vec<f64>,
+        params: usize,
+        per_post: f64,
+    },
+    Logistic(LogisticModel),
+    Gbdt(GbdtModel),
+    Mlp(MlpModel),
+}
+
+impl ContentFit {
+    /// The scores of the posts, and the model's summary, with the model
+    /// quantized as `design` says.
+    fn predict(&self, design: &ContentDesign) -> (Vec<f64>, ModelSummary) {
+        let precision = design.quantization;
+        let summary = |params: usize, flops: f64, bytes: u64| {
+            ModelSummary::new(design.model.id(), params, flops).at(precision, bytes)
+        };
+        let (calibration, test) = (&self.calibration, &self.test);
+        match &self.model {
+            FitModel::KeywordRule {
+                scores,
+                params,
+                per_post,
+            } => (
+                scores.clone(),
+                ModelSummary::new(design.model.id(), *params, *per_post),
+            ),
+            FitModel::Logistic(model) => {
+                let model = model.quantized(precision, calibration);
+                let flops = model.flops_per_item(test);
+                let summary = summary(model.params(), flops, model.bytes());
+                (model.predict(test), summary)
+            }
+            FitModel::Gbdt(model) => {
+                let model = model.quantized(precision);
+                let summary = summary(model.params(), model.flops_per_item(), model.bytes());
+                (model.predict(test), summary)
+            }
+            FitModel::Mlp(model) => {
+                let model = model.quantized(precision, calibration);
+                let flops = model.flops_per_item(test);
+                let summary = summary(model.params(), flops, model.bytes());
+                (model.predict(test), summary)
+            }
+        }
+    }
+
+    fn curve(&self) -> &TrainingCurve {
+        &self.curve
+    }
+}
+
+/// Trains the design's classifier at fp32 on `prepared`'s rows, ready to
+/// score its test rows.
+fn train_classifier(
     design: &ContentDesign,
     world: &ContentWorld,
     table: &RawTable,
     prepared: &Prepared,
     seed: Seed,
-) -> (Vec<f64>, ModelSummary, TrainingCurve) {
-    let summary = |params: usize, flops: f64| ModelSummary::new(design.model.id(), params, flops);
+) -> ContentFit {
     let spec = FeatureSpec {
         scaling: design.scaling,
         encoding: Encoding::OneHot,
@@ -595,27 +727,30 @@ fn train_and_predict(
         let test = fitted.transform(table, &prepared.test);
         (train, valid, test)
     };
-    match &design.model {
+    let first = |train: &Dataset| {
+        let rows: Vec<usize> = (0..train.len().min(CALIBRATION_ROWS)).collect();
+        train.select(&rows)
+    };
+    let (model, calibration, test, curve) = match &design.model {
         ContentModel::KeywordRule => {
             let scores = keyword_scores(world, &prepared.test);
             let v = &world.vocabulary;
             // A lookup per token of a post.
             let per_post = table.bags.iter().map(|b| b.ids.len()).sum::<usize>() as f64
                 / table.len().max(1) as f64;
-            (
+            let model = FitModel::KeywordRule {
                 scores,
-                summary((v.keyword_ranks * v.categories) as usize, per_post),
-                TrainingCurve::default(),
-            )
+                params: (v.keyword_ranks * v.categories) as usize,
+                per_post,
+            };
+            let none = Dataset::default();
+            (model, none.clone(), none, TrainingCurve::default())
         }
         ContentModel::Logistic(config) => {
             let (train, valid, test) = datasets(table);
             let mut rng = seed.stream("train.logistic");
             let (model, curve) = logistic::train(&train, &valid, config, &mut rng);
-            let model = model.quantized(design.quantization, &train);
-            let flops = model.flops_per_item(&test);
-            let summary = summary(model.params(), flops).at(design.quantization, model.bytes());
-            (model.predict(&test), summary, curve)
+            (FitModel::Logistic(model), first(&train), test, curve)
         }
         ContentModel::Gbdt(config) => {
             let mut dense = RawTable {
@@ -635,10 +770,7 @@ fn train_and_predict(
             ));
             let (train, valid, test) = datasets(&dense);
             let (model, curve) = gbdt::train(&train, &valid, config);
-            let model = model.quantized(design.quantization);
-            let flops = model.flops_per_item();
-            let summary = summary(model.params(), flops).at(design.quantization, model.bytes());
-            (model.predict(&test), summary, curve)
+            (FitModel::Gbdt(model), Dataset::default(), test, curve)
         }
         ContentModel::Mlp(config) => {
             let (train, valid, test) = datasets(table);
@@ -655,11 +787,14 @@ fn train_and_predict(
                 .collect();
             let mut rng = seed.stream("train.mlp");
             let (model, curve) = mlp::train(&train, &aux, &valid, config, &mut rng);
-            let model = model.quantized(design.quantization, &train);
-            let flops = model.flops_per_item(&test);
-            let summary = summary(model.params(), flops).at(design.quantization, model.bytes());
-            (model.predict(&test), summary, curve)
+            (FitModel::Mlp(model), first(&train), test, curve)
         }
+    };
+    ContentFit {
+        model,
+        calibration,
+        test,
+        curve,
     }
 }
 
@@ -835,6 +970,42 @@ mod tests {
 
     fn run(pipeline: &mut ContentPipeline, design: &ContentDesign) -> ContentReport {
         pipeline.run(design).unwrap()
+    }
+
+    #[test]
+    fn a_precision_or_retraining_change_quantizes_the_same_training() {
+        use crate::engine::drift::{RetrainPolicy, RetrainSchedule};
+        let mut pipeline = ContentPipeline::default();
+        let base = ContentDesign::default();
+        let fp32 = run(&mut pipeline, &base);
+        let trained = pipeline.trainings();
+        let int8_design = ContentDesign {
+            quantization: Precision::Int8,
+            ..base.clone()
+        };
+        let int8 = run(&mut pipeline, &int8_design);
+        assert_eq!(pipeline.trainings(), trained, "int8 retrained nothing");
+        assert_eq!(int8.model.precision, Precision::Int8);
+        assert!(int8.model.bytes < fp32.model.bytes / 2, "{:?}", int8.model);
+        assert_ne!(int8.offline.auc.to_bits(), fp32.offline.auc.to_bits());
+        // The same numbers as a fresh run of the int8 design.
+        assert_eq!(run(&mut ContentPipeline::default(), &int8_design), int8);
+        // Daily retraining trains one model a day; going back to never
+        // retraining trains none.
+        let daily = ContentDesign {
+            monitor: MonitorDesign {
+                retrain: RetrainPolicy {
+                    schedule: RetrainSchedule::EveryNDays(1),
+                    label_delay_days: 0,
+                },
+                ..base.monitor
+            },
+            ..int8_design.clone()
+        };
+        let retrained = run(&mut pipeline, &daily).monitoring.retrains;
+        assert_eq!(pipeline.trainings(), trained + retrained);
+        run(&mut pipeline, &int8_design);
+        assert_eq!(pipeline.trainings(), trained + retrained);
     }
 
     #[test]

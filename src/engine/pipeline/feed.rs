@@ -5,24 +5,26 @@ pub mod ab;
 pub mod monitor;
 pub mod retrieval;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::compute::Precision;
 
-use super::watch::{DayView, Deployed};
+use super::watch::{DayView, Deployed, Deployments};
 use super::{Curves, Memo, Progress, Stage};
 pub use super::{ModelSummary, PipelineError};
 use crate::engine::data::Dataset;
 use crate::engine::features::feed::{FeedFeatureOptions, ServingRows, raw_table, serving_table};
 use crate::engine::features::{Encoding, FeatureSpec, FittedFeatures, RawTable, Scaling, fit};
 use crate::engine::metrics::{RankedQueries, binary_report};
-use crate::engine::models::TrainingCurve;
 use crate::engine::models::gbdt::{self, GbdtConfig, GbdtModel};
 use crate::engine::models::logistic::{self, LogisticConfig, LogisticModel};
 use crate::engine::models::mlp::{self, MlpConfig, MlpModel};
+use crate::engine::models::{CALIBRATION_ROWS, TrainingCurve};
 use crate::engine::rng::Seed;
 use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate_scores, sample};
-use crate::engine::split::{SplitKind, split};
+use crate::engine::split::{Split, SplitKind, split};
 use crate::engine::world::feed::{FeedParams, FeedWorld};
 use ab::{AbDesign, AbReport, ServedSessions};
 use monitor::{MONITOR_DAYS, MonitorDesign, MonitorReport};
@@ -191,6 +193,11 @@ pub struct FeedPipeline {
     /// later stages' knobs (A/B test, retrieval, monitoring) at their
     /// defaults: changing one of those reruns its own stage only.
     ranker: Memo<FeedDesign, Ranked>,
+    /// The ranker at fp32, keyed as `ranker` with quantization at fp32:
+    /// every precision quantizes the same training.
+    fp32: Memo<FeedDesign, RankerFit>,
+    /// The monitoring step's deployments at fp32.
+    deployments: Deployments<FeedDesign, FittedModel>,
     monitoring: Memo<FeedDesign, MonitorReport>,
     towers: Memo<(u64, FeedParams), Towers>,
     retrieval: Memo<(u64, FeedParams, RetrievalDesign), RetrievalReport>,
@@ -200,6 +207,12 @@ impl FeedPipeline {
     /// How many times the world stage has really run.
     pub fn world_runs(&self) -> u32 {
         self.world.runs()
+    }
+
+    /// How many models have really been trained: the ranker, and the
+    /// monitoring step's deployments.
+    pub fn trainings(&self) -> u32 {
+        self.fp32.runs() + self.deployments.trainings()
     }
 
     /// The monitoring timeline, memoized apart from the knobs it does not
@@ -217,9 +230,10 @@ impl FeedPipeline {
             retrieval: RetrievalDesign::default(),
             ..design.clone()
         };
+        let deployments = &mut self.deployments;
         let report = self.monitoring.get_or_try(key, || {
             progress(Stage::Monitoring);
-            Ok::<_, PipelineError>(monitor_days(design, world, table, seed))
+            Ok::<_, PipelineError>(monitor_days(design, world, table, seed, deployments))
         })?;
         Ok((*report).clone())
     }
@@ -283,9 +297,15 @@ impl FeedPipeline {
             monitor: MonitorDesign::default(),
             ..design.clone()
         };
+        let fit_key = FeedDesign {
+            quantization: Precision::Fp32,
+            ..key.clone()
+        };
+        let fp32 = &mut self.fp32;
         let ranked = self.ranker.get_or_try(key, || {
             progress(Stage::Training);
-            rank(design, &world, &table, seed)
+            let fit = fp32.get_or_try(fit_key, || fit_ranker(design, &world, &table, seed))?;
+            rank(design, &world, &table, &fit, seed)
         })?;
         let ab = ab::run(&world, &ranked.served, design.ab, seed);
         let retrieval = self.retrieval(&world_key, &world, design.retrieval, seed, progress)?;
@@ -317,13 +337,20 @@ struct Ranked {
     curves: Curves,
 }
 
-/// Trains the ranker of `design` and measures it offline and online.
-fn rank(
+/// The ranker of a design trained at fp32 on its split.
+#[derive(Debug)]
+struct RankerFit {
+    parts: Split,
+    model: FittedModel,
+}
+
+/// Splits the rows and trains the ranker of `design` at fp32.
+fn fit_ranker(
     design: &FeedDesign,
     world: &FeedWorld,
     table: &RawTable,
     seed: Seed,
-) -> Result<Ranked, PipelineError> {
+) -> Result<RankerFit, PipelineError> {
     let parts = split(&table.day, design.split, &mut seed.stream("split"));
     check_parts(&parts)?;
     let all_rows: Vec<usize> = (0..table.len()).collect();
@@ -344,7 +371,21 @@ fn rank(
         seed,
         &Streams::MAIN,
     );
-    let (fitted, trained) = (&model.fitted, &model.trained);
+    Ok(RankerFit { parts, model })
+}
+
+/// Quantizes the ranker of `fit` as `design` says and measures it offline
+/// and online.
+fn rank(
+    design: &FeedDesign,
+    world: &FeedWorld,
+    table: &RawTable,
+    fit: &RankerFit,
+    seed: Seed,
+) -> Result<Ranked, PipelineError> {
+    let (parts, model) = (&fit.parts, &fit.model);
+    let fitted = &model.fitted;
+    let trained = &model.at(design.quantization);
     let test_set = fitted.transform(table, &parts.test);
     let calibrate = |mut scores: Vec<f64>| {
         recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
@@ -428,7 +469,7 @@ fn task_aucs(
 }
 
 /// A split with no training or no test rows cannot be evaluated.
-fn check_parts(parts: &crate::engine::split::Split) -> Result<(), PipelineError> {
+fn check_parts(parts: &Split) -> Result<(), PipelineError> {
     let hint = "lower the test or validation days, or add days to the world";
     if parts.train.is_empty() {
         return Err(PipelineError::EmptySplit {
@@ -483,20 +524,32 @@ impl Streams {
     };
 }
 
-/// A model fitted on some rows, with what the report says of its data.
+/// A model fitted on some rows, at fp32, with what the report says of its
+/// data. It keeps the first rows of its training set, which quantization
+/// reads, so that every precision is a quantization of the same training
+/// (the `quantization` knob retrains nothing).
+#[derive(Debug)]
 struct FittedModel {
     fitted: FittedFeatures,
     trained: Trained,
+    /// The first [`CALIBRATION_ROWS`] rows of the training set.
+    calibration: Dataset,
     training: TrainingCurve,
     train_rows: usize,
     valid_rows: usize,
     train_click_rate: f64,
-    /// Its scores on its validation rows (the drift detectors' reference).
-    valid_scores: Vec<f64>,
+}
+
+impl FittedModel {
+    /// The trained model stored and computed at `precision`.
+    fn at(&self, precision: Precision) -> Trained {
+        self.trained.quantized(precision, &self.calibration)
+    }
 }
 
 /// Samples the training rows, fits the feature transforms and trains the
-/// design's model: the offline pipeline's model, and each retraining's.
+/// design's model at fp32: the offline pipeline's model, and each
+/// retraining's. It reads no knob of a later stage, quantization included.
 fn fit_and_train(
     design: &FeedDesign,
     world: &FeedWorld,
@@ -529,20 +582,20 @@ fn fit_and_train(
     train_set.weight.clone_from(&chosen.weight);
     let valid_set = fitted.transform(table, rows.valid);
     let (trained, training) = train(design, world, &chosen.rows, &train_set, &valid_set, seed);
-    let trained = trained.quantized(design.quantization, &train_set);
-    let valid_scores = trained.scores(&valid_set, table, rows.valid);
+    let first: Vec<usize> = (0..train_set.len().min(CALIBRATION_ROWS)).collect();
     FittedModel {
+        calibration: train_set.select(&first),
         fitted,
         trained,
         training,
         train_rows: train_set.len(),
         valid_rows: valid_set.len(),
         train_click_rate: train_set.positive_rate(),
-        valid_scores,
     }
 }
 
 /// A trained ranker, ready to score any rows of the feed's feature space.
+#[derive(Clone, Debug)]
 enum Trained {
     /// The creator's past click rate; `fallback` where it has none.
     Popularity {
@@ -576,9 +629,9 @@ impl Trained {
     }
 
     /// The model at `precision` (a popularity table has no weights).
-    fn quantized(self, precision: Precision, calibration: &Dataset) -> Trained {
+    fn quantized(&self, precision: Precision, calibration: &Dataset) -> Trained {
         match self {
-            Trained::Popularity { .. } => self,
+            Trained::Popularity { .. } => self.clone(),
             Trained::Logistic(model) => Trained::Logistic(model.quantized(precision, calibration)),
             Trained::Gbdt(model) => Trained::Gbdt(model.quantized(precision)),
             Trained::Mlp(model) => Trained::Mlp(model.quantized(precision, calibration)),
@@ -741,13 +794,28 @@ fn serve(
 
 /// The monitoring step (see [`monitor`]): a model trained on the days
 /// before the last [`MONITOR_DAYS`] serves them one by one, retrained as the
-/// design's policy says on the labels that have arrived.
+/// design's policy says on the labels that have arrived. Each deployment
+/// is trained at fp32 once per training design (`deployments`) and
+/// quantized at the design's precision.
 fn monitor_days(
     design: &FeedDesign,
     world: &FeedWorld,
     table: &RawTable,
     seed: Seed,
+    deployments: &mut Deployments<FeedDesign, FittedModel>,
 ) -> MonitorReport {
+    // What a deployment's training reads: not the precision, the detector
+    // or the schedule (which only say when a deployment happens).
+    let training = FeedDesign {
+        quantization: Precision::Fp32,
+        ab: AbDesign::default(),
+        retrieval: RetrievalDesign::default(),
+        monitor: MonitorDesign {
+            window_days: design.monitor.window_days,
+            ..MonitorDesign::default()
+        },
+        ..design.clone()
+    };
     let last = world.params.days;
     let first = last.saturating_sub(MONITOR_DAYS).max(2);
     let rows_of = |from: u16, to: u16| -> Vec<usize> {
@@ -771,41 +839,38 @@ fn monitor_days(
         let valid = rows_of(newest, newest + 1);
         let all: Vec<usize> = rows_of(0, newest + 1);
         let fit_rows = if design.fit_on_all_rows { &all } else { &train };
-        let model = fit_and_train(
-            design,
-            world,
-            table,
-            &TrainRows {
-                train: &train,
-                valid: &valid,
-                fit: fit_rows,
-            },
-            seed,
-            &Streams {
-                sampling: "monitor.sampling",
-                imbalance: "monitor.imbalance",
-                index: u64::from(newest) + 1,
-            },
-        );
-        let reference_scores = model.valid_scores.clone();
-        (!reference_scores.is_empty()).then_some((model, Deployed { reference_scores }))
+        let model = deployments.get(&training, newest, || {
+            fit_and_train(
+                design,
+                world,
+                table,
+                &TrainRows {
+                    train: &train,
+                    valid: &valid,
+                    fit: fit_rows,
+                },
+                seed,
+                &Streams {
+                    sampling: "monitor.sampling",
+                    imbalance: "monitor.imbalance",
+                    index: u64::from(newest) + 1,
+                },
+            )
+        });
+        let trained = model.at(design.quantization);
+        let valid_set = model.fitted.transform(table, &valid);
+        let reference_scores = trained.scores(&valid_set, table, &valid);
+        (!reference_scores.is_empty()).then_some(((model, trained), Deployed { reference_scores }))
     };
-    let view = |model: &FittedModel, day: u16| {
+    let view = |(model, trained): &(Arc<FittedModel>, Trained), day: u16| {
         let rows = rows_of(day, day + 1);
         let set = model.fitted.transform(table, &rows);
-        let scores = model.trained.scores(&set, table, &rows);
+        let scores = trained.scores(&set, table, &rows);
         let labels = rows
             .iter()
             .map(|&i| u8::from(table.label[i] > 0.5))
             .collect();
-        let (online, _) = serve(
-            world,
-            design,
-            &model.trained,
-            &model.fitted,
-            seed,
-            day..day + 1,
-        );
+        let (online, _) = serve(world, design, trained, &model.fitted, seed, day..day + 1);
         DayView {
             scores,
             labels,
@@ -918,6 +983,36 @@ mod tests {
             1,
             "changing the model reuses the world"
         );
+    }
+
+    #[test]
+    fn a_precision_or_detector_change_quantizes_the_same_training() {
+        use crate::engine::drift::Detector;
+        let mut pipeline = FeedPipeline::default();
+        let fp32 = pipeline.run(&small()).unwrap();
+        let trained = pipeline.trainings();
+        assert!(trained >= 2, "the ranker and the first deployment");
+        let int8_design = FeedDesign {
+            quantization: Precision::Int8,
+            ..small()
+        };
+        let int8 = pipeline.run(&int8_design).unwrap();
+        let other_detector = pipeline
+            .run(&FeedDesign {
+                monitor: MonitorDesign {
+                    detector: Detector::Ks,
+                    ..MonitorDesign::default()
+                },
+                ..int8_design.clone()
+            })
+            .unwrap();
+        assert_eq!(pipeline.trainings(), trained, "nothing retrained");
+        assert_eq!(int8.model.precision, Precision::Int8);
+        assert!(int8.model.bytes < fp32.model.bytes / 2, "{:?}", int8.model);
+        assert_ne!(int8.offline.auc.to_bits(), fp32.offline.auc.to_bits());
+        assert_eq!(other_detector.offline, int8.offline);
+        // The same numbers as a fresh run of the int8 design.
+        assert_eq!(FeedPipeline::default().run(&int8_design).unwrap(), int8);
     }
 
     #[test]

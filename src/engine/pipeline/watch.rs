@@ -8,6 +8,9 @@
 //! feed's click-through rate, the share of harmful posts caught) and owns
 //! all training and serving; this loop owns the schedule and the detector.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use crate::engine::drift::{Detector, Reference, RetrainPolicy, RetrainSchedule, Thresholds};
 use crate::engine::metrics::roc_auc;
 
@@ -48,6 +51,49 @@ pub(super) struct DayView<X> {
 /// validation rows, the reference of the drift detectors.
 pub(super) struct Deployed {
     pub reference_scores: Vec<f64>,
+}
+
+/// The models a world's monitoring step deploys, by the newest day of
+/// labels each trained on, for one training design `K`: a knob that changes
+/// only how models are used (their precision, the detector, the retraining
+/// schedule) trains none again.
+#[derive(Debug)]
+pub(super) struct Deployments<K, M> {
+    key: Option<K>,
+    by_day: BTreeMap<u16, Arc<M>>,
+    trainings: u32,
+}
+
+impl<K, M> Default for Deployments<K, M> {
+    fn default() -> Self {
+        Deployments {
+            key: None,
+            by_day: BTreeMap::new(),
+            trainings: 0,
+        }
+    }
+}
+
+impl<K: PartialEq + Clone, M> Deployments<K, M> {
+    /// The model of `key` trained on labels up to `newest`, trained with
+    /// `train` unless it is kept. A new key forgets the old one's models.
+    pub fn get(&mut self, key: &K, newest: u16, train: impl FnOnce() -> M) -> Arc<M> {
+        if self.key.as_ref() != Some(key) {
+            self.key = Some(key.clone());
+            self.by_day.clear();
+        }
+        let trainings = &mut self.trainings;
+        let model = self.by_day.entry(newest).or_insert_with(|| {
+            *trainings += 1;
+            Arc::new(train())
+        });
+        Arc::clone(model)
+    }
+
+    /// How many models have really been trained (for tests of reuse).
+    pub fn trainings(&self) -> u32 {
+        self.trainings
+    }
 }
 
 /// One monitored day, as the loop saw it.

@@ -12,10 +12,13 @@
 
 use serde::Serialize;
 
-use super::{ContentDesign, Prepared, train_and_predict};
+use super::{ContentDesign, ContentFit, Prepared, train_classifier};
+use super::{PolicyConfig, RolloutDesign};
+use crate::compute::Precision;
 use crate::engine::features::RawTable;
 use crate::engine::metrics::average_precision;
 use crate::engine::pipeline::watch::{DayView, Deployed, watch};
+use crate::engine::pipeline::watch::{Deployments, MonitorDesign};
 use crate::engine::rng::Seed;
 use crate::engine::sampling::{rebalance, recalibrate_scores, sample};
 use crate::engine::world::content::{BENIGN, ContentWorld};
@@ -81,7 +84,20 @@ pub(super) fn monitor_days(
     world: &ContentWorld,
     table: &RawTable,
     seed: Seed,
+    deployments: &mut Deployments<ContentDesign, ContentFit>,
 ) -> ContentMonitorReport {
+    // What a deployment's training reads: not the precision, the detector
+    // or the schedule (which only say when a deployment happens).
+    let training = ContentDesign {
+        quantization: Precision::Fp32,
+        policy: PolicyConfig::default(),
+        rollout: RolloutDesign::default(),
+        monitor: MonitorDesign {
+            window_days: design.monitor.window_days,
+            ..MonitorDesign::default()
+        },
+        ..design.clone()
+    };
     let last = world.params.days;
     let first = last.saturating_sub(MONITOR_DAYS).max(2);
     let source = world.labels.source(design.label_source);
@@ -102,7 +118,7 @@ pub(super) fn monitor_days(
     let (watched, retrains) = watch(
         first..last,
         design.monitor,
-        |newest| monitor.deploy(newest),
+        |newest| monitor.deploy(newest, &training, deployments),
         |model, day| monitor.view(model, day),
     );
     let days: Vec<ContentMonitorDay> = watched
@@ -144,7 +160,14 @@ impl Monitor<'_> {
 
     /// Trains on the source's labels known by the end of day `newest`,
     /// validating on that day, and scores every monitored post.
-    fn deploy(&self, newest: u16) -> Option<(Scored, Deployed)> {
+    /// The model trained on labels up to `newest` (from `deployments` if it
+    /// was trained for `training` before), quantized as the design says.
+    fn deploy(
+        &self,
+        newest: u16,
+        training: &ContentDesign,
+        deployments: &mut Deployments<ContentDesign, ContentFit>,
+    ) -> Option<(Scored, Deployed)> {
         let design = self.design;
         // A retraining keeps the most recent days only (the window); the
         // first deployment trains on everything before the monitored days.
@@ -193,8 +216,10 @@ impl Monitor<'_> {
             source_label: self.source_label.clone(),
             cutoff,
         };
-        let (mut scores, _, _) =
-            train_and_predict(design, self.world, self.table, &prepared, self.seed);
+        let fit = deployments.get(training, newest, || {
+            train_classifier(design, self.world, self.table, &prepared, self.seed)
+        });
+        let (mut scores, _) = fit.predict(design);
         recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
         let watched = scores.split_off(reference.len());
         Some((
