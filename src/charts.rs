@@ -27,8 +27,11 @@ pub struct ChartData {
     pub curves: Option<CurveData>,
     pub loss: LossData,
     pub latency: LatencyData,
-    /// One point per simulated hour: `[offered QPS, p99 ms, replicas]`.
+    /// One point per simulated interval: `[offered QPS, p99 ms, replicas]`.
     pub hourly: Vec<[f64; 3]>,
+    /// Seconds an entry of `hourly` covers (an hour; less when the
+    /// simulation covers less than a day).
+    pub interval_s: f64,
     /// Cost bars: what is paid for, in dollars.
     pub cost: Vec<(String, f64)>,
     /// The A/B test, where the study runs one.
@@ -133,11 +136,12 @@ impl From<&Report> for ChartData {
             .iter()
             .map(|h| [h.qps, h.p99_ms, h.replicas])
             .collect();
-        let serving_cost = s.cost_per_million * s.requests as f64 / 1e6;
+        let serving_cost = s.cost_per_million * s.requests_per_day / 1e6;
         let mut cost = vec![("Serving, one day".to_owned(), serving_cost)];
         let mut data = ChartData {
             latency,
             hourly,
+            interval_s: s.interval_s,
             ..ChartData::default()
         };
         match &report.result {
@@ -286,8 +290,10 @@ pub fn describe(chart: Chart, data: &ChartData) -> Option<String> {
         Chart::Throughput => {
             let busiest = data.hourly.iter().max_by(|a, b| a[0].total_cmp(&b[0]))?;
             format!(
-                "At the busiest hour, {:.1} requests per second, p99 {:.1} ms",
-                busiest[0], busiest[1]
+                "In the busiest {}, {:.1} requests per second, p99 {:.1} ms",
+                interval_label(data.interval_s),
+                busiest[0],
+                busiest[1]
             )
         }
         Chart::AbTest => {
@@ -321,4 +327,31 @@ pub fn describe(chart: Chart, data: &ChartData) -> Option<String> {
         }
     };
     Some(text)
+}
+
+/// How long `seconds` is, as a caption says it: "hour", "6 minutes",
+/// "45 seconds".
+pub fn interval_label(seconds: f64) -> String {
+    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if seconds >= 3599.5 {
+        "hour".to_owned()
+    } else if seconds >= 59.5 {
+        plural((seconds / 60.0).round() as u64, "minute")
+    } else {
+        plural(seconds.round().max(1.0) as u64, "second")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interval_label;
+
+    #[test]
+    fn intervals_are_named_as_a_caption_says_them() {
+        assert_eq!(interval_label(3600.0), "hour");
+        assert_eq!(interval_label(360.0), "6 minutes");
+        assert_eq!(interval_label(60.0), "1 minute");
+        assert_eq!(interval_label(45.2), "45 seconds");
+        assert_eq!(interval_label(0.2), "1 second");
+    }
 }

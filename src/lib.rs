@@ -21,7 +21,8 @@ pub use markdown::markdown_to_html;
 pub use study::{
     BROWSER_MAX_IMPRESSIONS, Better, Chart, Claim, ClaimResult, DEFAULT_SEED, Design, DesignStep,
     Direction, Knob, KnobKind, KnobValue, Metric, Report, RunError, Runner, Step, Study,
-    StudyError, StudyMeta, StudyReport, WorldSpec, bundled_studies, parse_study, url,
+    StudyError, StudyMeta, StudyReport, WorldSpec, bundled_studies, parse_study, serving_traffic,
+    url,
 };
 #[cfg(target_arch = "wasm32")]
 pub use ui::{App, show_error_panel, start};

@@ -24,6 +24,7 @@ use knobs::KnobDef;
 pub use knobs::{DEFAULT_SEED, Design, Knob, KnobKind, KnobValue};
 use raw::RawStudy;
 pub use run::{ClaimResult, Report, RunError, Runner, StudyReport};
+pub use serving::traffic as serving_traffic;
 
 /// The nine steps of an ML system design, in the order a study walks them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -95,7 +95,7 @@ fn every_chart_a_step_shows_draws_what_the_report_measured() {
                     Chart::Cost => vec![format!(
                         "${:.2}",
                         metric(&report, "serving.cost_per_million")
-                            * metric(&report, "serving.requests")
+                            * metric(&report, "serving.requests_per_day")
                             / 1e6
                     )],
                     Chart::Drift => {

@@ -709,7 +709,11 @@ fn throughput<DB: DrawingBackend>(
                     .iter()
                     .map(|h| Circle::new((h[0], h[1]), r, color.filled())),
             )?
-            .label(format!("{}: one hour", s.label))
+            .label(format!(
+                "{}: one point per {}",
+                s.label,
+                super::interval_label(s.data.interval_s)
+            ))
             .legend(move |(x, y)| Circle::new((x + 7, y), r, color.filled()));
     }
     legend(&mut chart, theme, SeriesLabelPosition::UpperLeft)

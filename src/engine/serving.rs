@@ -417,12 +417,13 @@ pub struct LatencySummary {
     pub max_ms: f64,
 }
 
-/// One hour of the simulation.
+/// One interval of the simulation: an hour, or a 24th of a span shorter
+/// than a day ([`ServingReport::interval_s`]).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct HourStats {
-    /// Hour since the start.
+    /// Intervals since the start.
     pub hour: u32,
-    /// Requests that arrived in the hour, per second.
+    /// Requests that arrived in the interval, per second.
     pub qps: f64,
     /// Mean latency of those requests, ms.
     pub mean_ms: f64,
@@ -491,7 +492,10 @@ pub struct ServingReport {
     pub batch_ms_at_full: f64,
     /// Requests per second one replica serves with full batches back to back.
     pub replica_capacity_qps: f64,
-    /// Hour by hour, for the QPS curve and its latency.
+    /// Seconds each entry of `hourly` covers: an hour, or a 24th of a span
+    /// shorter than a day.
+    pub interval_s: f64,
+    /// Interval by interval, for the QPS curve and its latency.
     pub hourly: Vec<HourStats>,
     /// Batch serving's cache and staleness (batch mode only).
     pub precompute: Option<PrecomputeStats>,
@@ -704,6 +708,50 @@ mod tests {
         assert!((report.cost_total - job_cost).abs() < 1e-9);
         // Every request is a lookup: network plus the key-value read.
         assert!((report.latency.max_ms - 3.0).abs() < 1e-9);
+    }
+
+    /// The busiest quarter hour of a day: 24 intervals of 37.5 s at the
+    /// peak rate, batch predictions as old as the time since the midnight
+    /// job, and that job charged by the quarter hour.
+    #[test]
+    fn the_busiest_stretch_is_simulated_at_the_peak_in_24_intervals() {
+        let day = Traffic {
+            mean_qps: 200.0,
+            bursts_per_day: 0.0,
+            ..Traffic::default()
+        };
+        let config = ServingConfig {
+            mode: ServingMode::Batch,
+            traffic: day.busiest(0.25),
+            ..ServingConfig::default()
+        };
+        let report = simulate(&config, Seed(5)).expect("valid");
+        assert_eq!(report.hourly.len(), 24);
+        assert!((report.interval_s - 37.5).abs() < 1e-9);
+        // 320 a second at the 8 pm peak: 288,000 in the quarter hour.
+        let expected = 320.0 * 900.0;
+        let n = report.requests as f64;
+        assert!((n - expected).abs() < 0.01 * expected, "{n}");
+        let per_interval: f64 = report.hourly.iter().map(|h| h.qps * 37.5).sum();
+        assert!((per_interval - n).abs() < 1.0, "{per_interval} vs {n}");
+        // The daily job ran at midnight: about 20 hours old at 8 pm.
+        let stats = report.precompute.expect("batch stats");
+        let age = stats.mean_staleness_hours;
+        assert!((age - 20.0).abs() < 0.05, "{age}");
+        // The job's cost is a 96th of a day's; the fleet is billed 15 minutes.
+        let profile = Hardware::Cpu.profile();
+        let job = config.job_hours() * profile.cost_per_hour / 96.0;
+        let fleet = 2.0 * 0.25 * profile.cost_per_hour;
+        assert!(
+            report.cost_total > job + fleet - 1e-3,
+            "{}",
+            report.cost_total
+        );
+        assert!(
+            report.cost_total < job + fleet + 0.01,
+            "{}",
+            report.cost_total
+        );
     }
 
     #[test]

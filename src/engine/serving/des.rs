@@ -103,6 +103,8 @@ struct Sim<'a> {
     horizon: f64,
 
     histogram: LatencyHistogram,
+    /// Seconds each entry of `hours` covers (see [`interval_s`]).
+    bucket_s: f64,
     hours: Vec<Hour>,
     requests: u64,
     latency_sum: f64,
@@ -134,7 +136,7 @@ impl Sim<'_> {
     }
 
     fn hour_of(&self, t: f64) -> usize {
-        ((t / HOUR_S) as usize).min(self.hours.len() - 1)
+        ((t / self.bucket_s) as usize).min(self.hours.len() - 1)
     }
 
     /// Adds billed and ready replica-time up to `now`, split by hour.
@@ -145,7 +147,7 @@ impl Sim<'_> {
             let end = if h + 1 == self.hours.len() {
                 now
             } else {
-                now.min((h + 1) as f64 * HOUR_S)
+                now.min((h + 1) as f64 * self.bucket_s)
             };
             let dt = end - self.last_accrue;
             let hour = &mut self.hours[h];
@@ -168,7 +170,7 @@ impl Sim<'_> {
             let end = if h + 1 == self.hours.len() {
                 to
             } else {
-                to.min((h + 1) as f64 * HOUR_S)
+                to.min((h + 1) as f64 * self.bucket_s)
             };
             self.hours[h].busy_s += end - t;
             t = end;
@@ -380,7 +382,12 @@ impl<'a> Sim<'a> {
         for s in servers.iter_mut().take(start as usize) {
             *s = Server::Idle;
         }
-        let hour_count = (cfg.traffic.hours.ceil() as usize).max(1);
+        let bucket_s = interval_s(cfg.traffic.hours);
+        let hour_count = if cfg.traffic.hours < 24.0 {
+            24
+        } else {
+            (cfg.traffic.hours.ceil() as usize).max(1)
+        };
         Sim {
             cfg,
             profile,
@@ -407,6 +414,7 @@ impl<'a> Sim<'a> {
             timeout_at: None,
             horizon,
             histogram: LatencyHistogram::new(SUB_BITS),
+            bucket_s,
             hours: (0..hour_count)
                 .map(|_| Hour {
                     arrivals: 0,
@@ -437,6 +445,16 @@ impl<'a> Sim<'a> {
     }
 }
 
+/// Seconds each entry of the report's `hourly` covers: an hour, or a 24th
+/// of a span shorter than a day, so a short span still draws a curve.
+pub(super) fn interval_s(hours: f64) -> f64 {
+    if hours < 24.0 {
+        hours * HOUR_S / 24.0
+    } else {
+        HOUR_S
+    }
+}
+
 /// Runs a validated configuration.
 pub(super) fn run(cfg: &ServingConfig, seed: Seed) -> ServingReport {
     let on_device = cfg.hardware == Hardware::Phone;
@@ -451,9 +469,11 @@ pub(super) fn run(cfg: &ServingConfig, seed: Seed) -> ServingReport {
         sim.push(a.interval_s, Kind::Tick);
     }
 
-    // Batch serving: predictions of the job started at k * refresh are live
-    // from k * refresh + job duration; one ran the period before the start.
+    // Batch serving: predictions of the job started at k * refresh (since
+    // midnight) are live from k * refresh + job duration; one ran the
+    // period before the start.
     let refresh_s = cfg.precompute.refresh_hours * HOUR_S;
+    let day_offset_s = cfg.traffic.start_hour * HOUR_S;
     let job_wall_s = if batch {
         cfg.job_hours() * HOUR_S / f64::from(cfg.replicas)
     } else {
@@ -493,8 +513,9 @@ pub(super) fn run(cfg: &ServingConfig, seed: Seed) -> ServingReport {
         if batch {
             if cache_rng.random::<f64>() < cfg.precompute.coverage {
                 hits += 1;
-                let job_start = ((t - job_wall_s) / refresh_s).floor() * refresh_s;
-                let age_h = (t - job_start) / HOUR_S;
+                let day_t = t + day_offset_s;
+                let job_start = ((day_t - job_wall_s) / refresh_s).floor() * refresh_s;
+                let age_h = (day_t - job_start) / HOUR_S;
                 stale_sum += age_h;
                 stale_max = stale_max.max(age_h);
                 sim.record(t, sim.network_ms + super::CACHE_LOOKUP_MS);
@@ -550,26 +571,30 @@ fn report(sim: &Sim<'_>, end: f64, precompute: Option<PrecomputeStats>) -> Servi
         ServiceModel::Exponential { mean_ms } => (mean_ms, mean_ms),
         ServiceModel::Roofline => (sim.batch_ms[0], sim.batch_ms[cfg.batch_size - 1]),
     };
-    let job_cost = precompute.map_or(0.0, |p| {
-        f64::from(p.jobs) * cfg.job_hours() * sim.profile.cost_per_hour
+    let horizon = cfg.traffic.hours * HOUR_S;
+    // The jobs' share of the span: a day's job is charged in full to a
+    // day, and by the hour to a shorter span.
+    let job_cost = precompute.map_or(0.0, |_| {
+        horizon / (cfg.precompute.refresh_hours * HOUR_S)
+            * cfg.job_hours()
+            * sim.profile.cost_per_hour
     });
     let cost_total = sim.billed_s / HOUR_S * sim.profile.cost_per_hour + job_cost;
-    let horizon = cfg.traffic.hours * HOUR_S;
     let hourly = sim
         .hours
         .iter()
         .enumerate()
         .map(|(i, hour)| {
-            let start = i as f64 * HOUR_S;
+            let start = i as f64 * sim.bucket_s;
             let span = if i + 1 == sim.hours.len() {
                 (horizon - start).max(1e-9)
             } else {
-                HOUR_S
+                sim.bucket_s
             };
             let billed_span = if i + 1 == sim.hours.len() {
                 (end - start).max(1e-9)
             } else {
-                HOUR_S
+                sim.bucket_s
             };
             HourStats {
                 hour: i as u32,
@@ -606,6 +631,7 @@ fn report(sim: &Sim<'_>, end: f64, precompute: Option<PrecomputeStats>) -> Servi
         batch_ms_at_1: at_1,
         batch_ms_at_full: at_full,
         replica_capacity_qps: cfg.batch_size as f64 / (at_full * 1e-3),
+        interval_s: sim.bucket_s,
         hourly,
         precompute,
     }

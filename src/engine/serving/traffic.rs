@@ -27,6 +27,8 @@ pub struct Traffic {
     pub daily_amplitude: f64,
     /// Hour of the day (0 to 24) at which traffic peaks.
     pub peak_hour: f64,
+    /// Hour of the day (0 to 24) at which the simulated span starts.
+    pub start_hour: f64,
     /// Simulated duration, hours.
     pub hours: f64,
     /// Mean number of bursts per day (a Poisson count, uniform start times).
@@ -43,6 +45,7 @@ impl Default for Traffic {
             mean_qps: 50.0,
             daily_amplitude: 0.6,
             peak_hour: 20.0,
+            start_hour: 0.0,
             hours: 24.0,
             bursts_per_day: 2.0,
             burst_multiplier: 3.0,
@@ -58,6 +61,7 @@ impl Traffic {
             mean_qps: qps,
             daily_amplitude: 0.0,
             peak_hour: 0.0,
+            start_hour: 0.0,
             hours,
             bursts_per_day: 0.0,
             burst_multiplier: 1.0,
@@ -71,6 +75,7 @@ impl Traffic {
         check_range("traffic.mean_qps", self.mean_qps, 1e-6, 1e6)?;
         check_range("traffic.daily_amplitude", self.daily_amplitude, 0.0, 0.95)?;
         check_range("traffic.peak_hour", self.peak_hour, 0.0, 24.0)?;
+        check_range("traffic.start_hour", self.start_hour, 0.0, 24.0)?;
         check_range("traffic.hours", self.hours, 1e-3, 24.0 * 28.0)?;
         check_range("traffic.bursts_per_day", self.bursts_per_day, 0.0, 1000.0)?;
         check_range(
@@ -87,11 +92,37 @@ impl Traffic {
         )
     }
 
-    /// The curve's rate during hour `hour` (counted from the start), before bursts.
+    /// The curve's rate during hour `hour` (counted from the start), before
+    /// bursts: its value at the middle of the part of that hour simulated.
     pub fn hourly_qps(&self, hour: usize) -> f64 {
-        let hour_of_day = (hour % 24) as f64 + 0.5;
+        let from = hour as f64;
+        self.qps_at(0.5 * (from + (from + 1.0).min(self.hours.max(from))))
+    }
+
+    /// The curve's rate `hours` after the start, before bursts.
+    pub fn qps_at(&self, hours: f64) -> f64 {
+        let hour_of_day = (self.start_hour + hours) % 24.0;
         let phase = 2.0 * core::f64::consts::PI * (hour_of_day - self.peak_hour) / 24.0;
         self.mean_qps * (1.0 + self.daily_amplitude * math::cos(phase))
+    }
+
+    /// The busiest `hours` of the day: this traffic over a span of `hours`
+    /// centred on the peak (the whole day from midnight when `hours` is 24
+    /// or more).
+    #[must_use]
+    pub fn busiest(self, hours: f64) -> Traffic {
+        if hours >= 24.0 {
+            return Traffic {
+                start_hour: 0.0,
+                hours,
+                ..self
+            };
+        }
+        Traffic {
+            start_hour: (self.peak_hour - hours / 2.0).rem_euclid(24.0),
+            hours,
+            ..self
+        }
     }
 
     /// Expected number of requests, bursts included, to bound the work.
@@ -207,6 +238,30 @@ mod tests {
         assert!((mean - 100.0).abs() < 1e-9, "{mean}");
         let peak = (0..24).max_by(|&a, &b| rates[a].total_cmp(&rates[b]));
         assert!(matches!(peak, Some(17 | 18)), "{peak:?}");
+    }
+
+    #[test]
+    fn the_busiest_stretch_is_centred_on_the_peak() {
+        let day = Traffic::default();
+        let peak = day.busiest(0.25);
+        assert!((peak.start_hour - (day.peak_hour - 0.125)).abs() < 1e-12);
+        // The one (partial) hour is rated at the peak itself.
+        let top = day.mean_qps * (1.0 + day.daily_amplitude);
+        assert!(
+            (peak.hourly_qps(0) - top).abs() < 1e-9,
+            "{}",
+            peak.hourly_qps(0)
+        );
+        // Across midnight: a 6-hour stretch around a 2 am peak starts at 11 pm.
+        let late = Traffic {
+            peak_hour: 2.0,
+            ..day
+        }
+        .busiest(6.0);
+        assert!((late.start_hour - 23.0).abs() < 1e-12);
+        assert!(late.hourly_qps(2) > late.hourly_qps(0));
+        // A whole day is unchanged.
+        assert_eq!(day.busiest(24.0), day);
     }
 
     #[test]
