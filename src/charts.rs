@@ -57,6 +57,26 @@ pub struct CurveData {
     pub ece: f64,
 }
 
+impl CurveData {
+    /// Where the study's threshold puts the classifier, from the confusion
+    /// matrix: `[false positive rate, recall, precision]` (precision 1 when
+    /// nothing is flagged, as the PR curve starts); none where the study
+    /// makes no decision.
+    pub fn operating_point(&self) -> Option<[f64; 3]> {
+        self.threshold?;
+        let [tn, fp, fn_, tp] = self.confusion.map(|n| n as f64);
+        let share = |part: f64, rest: f64| {
+            if part + rest > 0.0 {
+                part / (part + rest)
+            } else {
+                0.0
+            }
+        };
+        let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 1.0 };
+        Some([share(fp, tn), share(tp, fn_), precision])
+    }
+}
+
 /// Log loss per epoch and the epoch whose weights were kept (empty for a
 /// model that does not train, such as a popularity ranker).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -252,8 +272,26 @@ pub fn title(chart: Chart) -> &'static str {
 pub fn describe(chart: Chart, data: &ChartData) -> Option<String> {
     let curves = data.curves.as_ref();
     let text = match chart {
-        Chart::Roc => format!("ROC-AUC {:.4}", curves?.auc),
-        Chart::Pr => format!("Average precision {:.4}", curves?.pr_auc),
+        Chart::Roc => {
+            let c = curves?;
+            let at = match (c.threshold, c.operating_point()) {
+                (Some(t), Some([fpr, tpr, _])) => format!(
+                    "; at threshold {t}, true positive rate {tpr:.3} and false positive rate {fpr:.4}"
+                ),
+                _ => String::new(),
+            };
+            format!("ROC-AUC {:.4}{at}", c.auc)
+        }
+        Chart::Pr => {
+            let c = curves?;
+            let at = match (c.threshold, c.operating_point()) {
+                (Some(t), Some([_, recall, precision])) => {
+                    format!("; at threshold {t}, recall {recall:.3} and precision {precision:.3}")
+                }
+                _ => String::new(),
+            };
+            format!("Average precision {:.4}{at}", c.pr_auc)
+        }
         Chart::Calibration => format!("Expected calibration error {:.4}", curves?.ece),
         Chart::Loss => {
             let best = data.loss.valid.get(data.loss.best_epoch)?;

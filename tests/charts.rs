@@ -118,6 +118,62 @@ fn every_chart_a_step_shows_draws_what_the_report_measured() {
     }
 }
 
+/// Where a study decides, the ROC and PR charts mark where its threshold
+/// puts the classifier: the posts at or above it are the ones the policy
+/// removed without review (counted by the policy itself), and the dot
+/// moves with the threshold knob.
+#[test]
+fn the_threshold_marks_the_policy_on_the_roc_and_pr_curves() {
+    let study = bundled_studies()
+        .expect("bundled studies")
+        .into_iter()
+        .find(|s| s.meta.id == "harmful-content")
+        .expect("the content study");
+    let mut runner = Runner::default();
+    let mut point_at = |high: f64| {
+        let mut design = study.default_design(DEFAULT_SEED);
+        design.values.insert(
+            "threshold_high".to_owned(),
+            casebook::KnobValue::Number(high),
+        );
+        let report = runner.run(&study, &design).expect("the design runs");
+        let data = ChartData::from(&report);
+        let curves = data.curves.as_ref().expect("curves");
+        let [fpr, recall, precision] = curves.operating_point().expect("a threshold");
+        // The posts above the threshold are those the policy removed
+        // unreviewed, and the dot's rates are theirs.
+        let [tn, fp, fn_, tp] = curves.confusion.map(|n| n as f64);
+        assert!(tp + fp > 0.0, "{high}: nothing flagged");
+        assert_eq!(tp + fp, metric(&report, "policy.removed"), "{high}");
+        assert!((precision - tp / (tp + fp)).abs() < 1e-12);
+        assert!((recall - tp / (tp + fn_)).abs() < 1e-12);
+        assert!((fpr - fp / (fp + tn)).abs() < 1e-12);
+        let series = [Series {
+            label: "Current",
+            data: &data,
+        }];
+        let label = format!("Current at threshold {high}");
+        for chart in [Chart::Roc, Chart::Pr] {
+            assert!(
+                svg(chart, &series, Theme::default()).contains(&label),
+                "{chart:?}"
+            );
+        }
+        let caption = describe(Chart::Pr, &data).expect("a caption");
+        assert!(
+            caption.contains(&format!("at threshold {high}, recall {recall:.3}")),
+            "{caption}"
+        );
+        (fpr, recall)
+    };
+    let strict = point_at(0.95);
+    let loose = point_at(0.6);
+    assert!(
+        loose.0 > strict.0 && loose.1 > strict.1,
+        "{strict:?} {loose:?}"
+    );
+}
+
 #[test]
 fn compare_mode_draws_both_designs_with_their_own_numbers() {
     let study = bundled_studies()

@@ -262,7 +262,10 @@ fn roc<DB: DrawingBackend>(
         theme,
         ("False positive rate", "True positive rate"),
         (chance, "Chance"),
-        |c| (&c.roc, format!("AUC {:.3}", c.auc)),
+        |c| {
+            let at = c.operating_point().map(|[fpr, tpr, _]| (fpr, tpr));
+            (&c.roc, format!("AUC {:.3}", c.auc), at)
+        },
         SeriesLabelPosition::LowerRight,
     )
 }
@@ -287,32 +290,47 @@ fn pr<DB: DrawingBackend>(
         theme,
         ("Recall", "Precision"),
         (vec![(0.0, base), (1.0, base)], "Prevalence"),
-        |c| (&c.pr, format!("AP {:.3}", c.pr_auc)),
+        |c| {
+            let at = c
+                .operating_point()
+                .map(|[_, recall, precision]| (recall, precision));
+            (&c.pr, format!("AP {:.3}", c.pr_auc), at)
+        },
         SeriesLabelPosition::UpperRight,
     )
 }
 
 /// A curve per design on the unit square, with a dashed reference line:
-/// `curve` picks a design's points and the number its legend quotes.
+/// `curve` picks a design's points, the number its legend quotes, and where
+/// its threshold puts it (a ringed dot), if it has one.
 fn curve_chart<DB: DrawingBackend>(
     series: &[Series<'_>],
     area: &Area<DB>,
     theme: Theme,
     axes: (&str, &str),
     (line, name): (Vec<(f64, f64)>, &str),
-    curve: impl Fn(&super::CurveData) -> (&Vec<[f64; 2]>, String),
+    curve: impl Fn(&super::CurveData) -> (&Vec<[f64; 2]>, String, Option<(f64, f64)>),
     position: SeriesLabelPosition,
 ) -> Result<(), ChartError> {
     let mut chart = plane(area, theme, 0.0..1.0, 0.0..1.0, axes)?;
     reference(&mut chart, theme, line, theme.muted(), name)?;
     for (i, s) in series.iter().enumerate() {
         let Some(c) = &s.data.curves else { continue };
-        let (points, quoted) = curve(c);
+        let (points, quoted, point) = curve(c);
         let style = theme.line(theme.series(i), 2.0);
         chart
             .draw_series(LineSeries::new(points.iter().map(|p| (p[0], p[1])), style))?
             .label(format!("{} ({quoted})", s.label))
             .legend(swatch(style, theme));
+        if let (Some(at), Some(t)) = (point, c.threshold) {
+            let color = theme.series(i);
+            let r = theme.px(5.0);
+            let ring = theme.line(theme.ink(), 1.5);
+            chart
+                .draw_series([Circle::new(at, r, color.filled()), Circle::new(at, r, ring)])?
+                .label(format!("{} at threshold {t}", s.label))
+                .legend(move |(x, y)| Circle::new((x + 7, y), r, color.filled()));
+        }
     }
     legend(&mut chart, theme, position)
 }
