@@ -51,6 +51,59 @@ fn main() {
     if wanted("drift") {
         bench_drift();
     }
+    if wanted("monitoring") {
+        bench_monitoring();
+    }
+}
+
+/// Thirty monitored days of the feed world at its default size (users,
+/// posts and sessions a day), made 35 days long: the monitoring stage alone
+/// (timed from its start, announced by the pipeline's progress, to the end
+/// of the run), never retraining and retraining every day.
+fn bench_monitoring() {
+    use casebook::engine::drift::{RetrainPolicy, RetrainSchedule};
+    use casebook::engine::pipeline::Stage;
+    use casebook::engine::pipeline::feed::monitor::MonitorDesign;
+    use std::time::{Duration, Instant};
+    for schedule in [RetrainSchedule::Never, RetrainSchedule::EveryNDays(1)] {
+        let design = FeedDesign {
+            world: FeedParams {
+                days: 35,
+                ..FeedParams::default()
+            },
+            monitor: MonitorDesign {
+                days: 30,
+                retrain: RetrainPolicy {
+                    schedule,
+                    label_delay_days: 0,
+                },
+                ..MonitorDesign::default()
+            },
+            ..FeedDesign::default()
+        };
+        let mut times = Vec::new();
+        let mut days = 0;
+        let mut retrains = 0;
+        for _ in 0..3 {
+            let mut started = None;
+            let report = FeedPipeline::default()
+                .run_with(&design, &mut |stage| {
+                    if stage == Stage::Monitoring {
+                        started = Some(Instant::now());
+                    }
+                })
+                .expect("valid design");
+            times.push(started.map_or(Duration::ZERO, |s| s.elapsed()));
+            days = report.monitoring.day_count;
+            retrains = report.monitoring.retrains;
+        }
+        times.sort();
+        println!(
+            "feed monitoring, {days} days at the default world size, {retrains} retrains: \
+             {:.1} ms (median of 3)",
+            times[1].as_secs_f64() * 1e3
+        );
+    }
 }
 
 /// The default content design (70k posts, 14 days): end to end from a fresh

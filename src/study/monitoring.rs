@@ -27,5 +27,6 @@ pub(crate) fn monitor_design(design: &Design, base: MonitorDesign) -> MonitorDes
         retrain,
         detector: Detector::from_id(design.choice("detector", "psi")).unwrap_or(base.detector),
         window_days: design.number("retrain_window", f64::from(base.window_days)) as u16,
+        days: base.days,
     }
 }

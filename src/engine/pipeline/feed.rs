@@ -27,7 +27,7 @@ use crate::engine::sampling::{Imbalance, Sampling, rebalance, recalibrate_scores
 use crate::engine::split::{Split, SplitKind, split};
 use crate::engine::world::feed::{FeedParams, FeedWorld};
 use ab::{AbDesign, AbReport, ServedSessions};
-use monitor::{MONITOR_DAYS, MonitorDesign, MonitorReport};
+use monitor::{MonitorDesign, MonitorReport};
 use retrieval::{RetrievalDesign, RetrievalReport, Towers, retrieve, train_towers};
 
 /// Every choice of a feed-ranking design.
@@ -793,7 +793,7 @@ fn serve(
 }
 
 /// The monitoring step (see [`monitor`]): a model trained on the days
-/// before the last [`MONITOR_DAYS`] serves them one by one, retrained as the
+/// before the last `design.monitor.days` serves them one by one, retrained as the
 /// design's policy says on the labels that have arrived. Each deployment
 /// is trained at fp32 once per training design (`deployments`) and
 /// quantized at the design's precision.
@@ -812,12 +812,13 @@ fn monitor_days(
         retrieval: RetrievalDesign::default(),
         monitor: MonitorDesign {
             window_days: design.monitor.window_days,
+            days: design.monitor.days,
             ..MonitorDesign::default()
         },
         ..design.clone()
     };
     let last = world.params.days;
-    let first = last.saturating_sub(MONITOR_DAYS).max(2);
+    let first = last.saturating_sub(design.monitor.days).max(2);
     let rows_of = |from: u16, to: u16| -> Vec<usize> {
         let a = table.day.partition_point(|&d| d < from);
         let b = table.day.partition_point(|&d| d < to);
@@ -1097,6 +1098,7 @@ mod tests {
                 retrain: RetrainPolicy::from_id(retrain, 0).unwrap(),
                 detector,
                 window_days: 4,
+                days: monitor::MONITOR_DAYS,
             },
             ..small()
         };
@@ -1105,7 +1107,7 @@ mod tests {
             .run(&design("never", Detector::Psi))
             .unwrap()
             .monitoring;
-        assert_eq!(never.day_count, MONITOR_DAYS);
+        assert_eq!(never.day_count, monitor::MONITOR_DAYS);
         assert_eq!(never.retrains, 0);
         let days: Vec<u16> = never.days.iter().map(|d| d.day).collect();
         assert_eq!(days, [3, 4, 5, 6, 7]);
@@ -1117,7 +1119,7 @@ mod tests {
             .run(&design("daily", Detector::Psi))
             .unwrap()
             .monitoring;
-        assert_eq!(daily.retrains, u32::from(MONITOR_DAYS) - 1);
+        assert_eq!(daily.retrains, u32::from(monitor::MONITOR_DAYS) - 1);
         assert!(daily.days.iter().skip(1).all(|d| d.retrained));
         // The KS test alerts on large samples, and on-alert retrains follow.
         let ks = pipeline

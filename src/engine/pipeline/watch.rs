@@ -17,6 +17,9 @@ use crate::engine::metrics::roc_auc;
 /// Quantile bins of the detectors that bin scores.
 const DRIFT_BINS: usize = 10;
 
+/// Days at the end of the world a study's monitor watches.
+pub const MONITOR_DAYS: u16 = 5;
+
 /// What the monitoring step chooses.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MonitorDesign {
@@ -24,6 +27,9 @@ pub struct MonitorDesign {
     pub detector: Detector,
     /// Days of labels a retraining trains on (the most recent ones).
     pub window_days: u16,
+    /// Days monitored: the world's last ones (at most all but its first
+    /// two), after a deployment trained on the days before.
+    pub days: u16,
 }
 
 impl Default for MonitorDesign {
@@ -35,6 +41,7 @@ impl Default for MonitorDesign {
             },
             detector: Detector::Psi,
             window_days: 4,
+            days: MONITOR_DAYS,
         }
     }
 }

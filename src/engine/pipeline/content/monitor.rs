@@ -1,5 +1,5 @@
 //! Step 9 of the harmful-content world: a classifier trained before the
-//! world's last [`MONITOR_DAYS`] days scores each day's new posts while the
+//! world's last days (by default [`MONITOR_DAYS`]) scores each day's new posts while the
 //! authors of harmful posts may change their vocabulary. Each day records
 //! the share of harmful posts the model catches (among the day's top-scored
 //! posts, as many as the day has harmful ones: what a review team that
@@ -17,14 +17,12 @@ use super::{PolicyConfig, RolloutDesign};
 use crate::compute::Precision;
 use crate::engine::features::RawTable;
 use crate::engine::metrics::average_precision;
+pub use crate::engine::pipeline::watch::MONITOR_DAYS;
 use crate::engine::pipeline::watch::{DayView, Deployed, watch};
 use crate::engine::pipeline::watch::{Deployments, MonitorDesign};
 use crate::engine::rng::Seed;
 use crate::engine::sampling::{rebalance, recalibrate_scores, sample};
 use crate::engine::world::content::{BENIGN, ContentWorld};
-
-/// Days at the end of the world the monitor watches.
-pub const MONITOR_DAYS: u16 = 5;
 
 /// One monitored day.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -94,12 +92,13 @@ pub(super) fn monitor_days(
         rollout: RolloutDesign::default(),
         monitor: MonitorDesign {
             window_days: design.monitor.window_days,
+            days: design.monitor.days,
             ..MonitorDesign::default()
         },
         ..design.clone()
     };
     let last = world.params.days;
-    let first = last.saturating_sub(MONITOR_DAYS).max(2);
+    let first = last.saturating_sub(design.monitor.days).max(2);
     let source = world.labels.source(design.label_source);
     let mut monitor = Monitor {
         design,

@@ -1,5 +1,5 @@
 //! Step 9, scaling, monitoring and updates, in the feed world: a model
-//! deployed before the world's last [`MONITOR_DAYS`] days serves them one
+//! deployed before the world's last days (by default [`MONITOR_DAYS`]) serves them one
 //! day at a time through the shared loop (`pipeline/watch.rs`), while the
 //! world drifts (if the design's world has drift events). The timeline
 //! records each day's online click-through rate against the production
@@ -7,11 +7,8 @@
 
 use serde::Serialize;
 
-pub use crate::engine::pipeline::watch::MonitorDesign;
 use crate::engine::pipeline::watch::{DayView, Deployed, watch};
-
-/// Days at the end of the world the monitor watches.
-pub const MONITOR_DAYS: u16 = 5;
+pub use crate::engine::pipeline::watch::{MONITOR_DAYS, MonitorDesign};
 
 /// One monitored day.
 #[derive(Clone, Debug, PartialEq, Serialize)]
