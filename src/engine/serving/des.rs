@@ -135,8 +135,18 @@ impl Sim<'_> {
         });
     }
 
+    /// The interval `t` falls in: the one whose end lies after `t`, so the
+    /// loops that split time by interval always advance (a 24th of a short
+    /// span is not exact in binary, and `t / bucket_s` can round down at an
+    /// interval's end).
     fn hour_of(&self, t: f64) -> usize {
-        ((t / self.bucket_s) as usize).min(self.hours.len() - 1)
+        let last = self.hours.len() - 1;
+        let h = ((t / self.bucket_s) as usize).min(last);
+        if h < last && (h + 1) as f64 * self.bucket_s <= t {
+            h + 1
+        } else {
+            h
+        }
     }
 
     /// Adds billed and ready replica-time up to `now`, split by hour.
@@ -634,5 +644,43 @@ fn report(sim: &Sim<'_>, end: f64, precompute: Option<PrecomputeStats>) -> Servi
         interval_s: sim.bucket_s,
         hourly,
         precompute,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::serving::Traffic;
+
+    /// At and around every interval's end of a short span (whose 24th is not
+    /// exact in binary), the interval found for a time ends after it, so
+    /// splitting time by interval always advances: the loops that do it
+    /// once spun forever at 15,001 requests a second.
+    #[test]
+    fn every_time_falls_in_an_interval_that_ends_after_it() {
+        for hours in [
+            0.005_786_651_260_286_35,
+            0.004_340_277_777_777_778,
+            1.0 / 3.0,
+            12.4,
+        ] {
+            let cfg = ServingConfig {
+                traffic: Traffic::default().busiest(hours),
+                ..ServingConfig::default()
+            };
+            let sim = Sim::new(&cfg, Seed(1), true);
+            let last = sim.hours.len() - 1;
+            assert_eq!(last, 23);
+            for k in 1..=24 {
+                let edge = k as f64 * sim.bucket_s;
+                for t in [edge.next_down(), edge, edge.next_up()] {
+                    let h = sim.hour_of(t);
+                    assert!(
+                        h == last || (h + 1) as f64 * sim.bucket_s > t,
+                        "{hours} h: {t} in interval {h}"
+                    );
+                }
+            }
+        }
     }
 }
