@@ -144,23 +144,34 @@ impl ModelSummary {
     }
 }
 
-/// A one-slot memo for a stage: the inputs it last ran on and their result.
+/// Results a pipeline keeps of its trained models and their measurements
+/// (each a few megabytes at most: scores of the test rows, the served
+/// sessions, the fp32 weights and 2,000 calibration rows).
+pub(crate) const RECENT: usize = 4;
+
+/// A memo for a stage: the last `N` inputs it ran on (one by default) and
+/// their results, the least recently used forgotten first. A stage whose
+/// result is small next to the time it takes keeps a few, so a person who
+/// tries a choice and goes back (answered from the page's own cache of
+/// recent results) and then moves another knob does not pay for the
+/// choice again.
 #[derive(Debug)]
-pub struct Memo<K, V> {
-    slot: Option<(K, Arc<V>)>,
+pub struct Memo<K, V, const N: usize = 1> {
+    /// Oldest first.
+    slots: Vec<(K, Arc<V>)>,
     runs: u32,
 }
 
-impl<K, V> Default for Memo<K, V> {
+impl<K, V, const N: usize> Default for Memo<K, V, N> {
     fn default() -> Self {
         Memo {
-            slot: None,
+            slots: Vec::with_capacity(N),
             runs: 0,
         }
     }
 }
 
-impl<K: PartialEq, V> Memo<K, V> {
+impl<K: PartialEq, V, const N: usize> Memo<K, V, N> {
     /// The result for `key`, computing it with `run` unless the last key was equal.
     ///
     /// # Errors
@@ -170,19 +181,57 @@ impl<K: PartialEq, V> Memo<K, V> {
         key: K,
         run: impl FnOnce() -> Result<V, E>,
     ) -> Result<Arc<V>, E> {
-        if let Some((k, v)) = &self.slot
-            && *k == key
-        {
-            return Ok(Arc::clone(v));
+        if let Some(at) = self.slots.iter().position(|(k, _)| *k == key) {
+            let hit = self.slots.remove(at);
+            let value = Arc::clone(&hit.1);
+            self.slots.push(hit);
+            return Ok(value);
         }
         let value = Arc::new(run()?);
         self.runs += 1;
-        self.slot = Some((key, Arc::clone(&value)));
+        if self.slots.len() >= N.max(1) {
+            self.slots.remove(0);
+        }
+        self.slots.push((key, Arc::clone(&value)));
         Ok(value)
     }
 
     /// How many times the stage has really run (for tests of memoization).
     pub fn runs(&self) -> u32 {
         self.runs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Memo;
+
+    #[test]
+    fn a_memo_keeps_its_last_n_results_and_forgets_the_least_recently_used() {
+        let mut memo: Memo<u32, u32, 2> = Memo::default();
+        let get = |memo: &mut Memo<u32, u32, 2>, k: u32| {
+            *memo.get_or_try(k, || Ok::<_, ()>(k * 10)).unwrap()
+        };
+        assert_eq!(get(&mut memo, 1), 10);
+        assert_eq!(get(&mut memo, 2), 20);
+        assert_eq!(get(&mut memo, 1), 10);
+        assert_eq!(memo.runs(), 2, "1 was kept");
+        get(&mut memo, 3);
+        assert_eq!(memo.runs(), 3);
+        get(&mut memo, 1);
+        assert_eq!(memo.runs(), 3, "1 was used last, so 2 went");
+        get(&mut memo, 2);
+        assert_eq!(memo.runs(), 4);
+        // A failed run keeps what was there.
+        assert!(memo.get_or_try(9, || Err::<u32, _>("no")).is_err());
+        get(&mut memo, 2);
+        get(&mut memo, 1);
+        assert_eq!(memo.runs(), 4);
+        // One slot by default.
+        let mut one: Memo<u32, u32> = Memo::default();
+        for k in [1, 2, 1] {
+            one.get_or_try(k, || Ok::<_, ()>(k)).unwrap();
+        }
+        assert_eq!(one.runs(), 3);
     }
 }

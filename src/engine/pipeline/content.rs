@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::compute::Precision;
 
 use super::watch::{Deployments, MonitorDesign};
-use super::{Curves, Memo, ModelSummary, PipelineError, Progress, Stage, check_design};
+use super::{Curves, Memo, ModelSummary, PipelineError, Progress, RECENT, Stage, check_design};
 use crate::engine::data::Dataset;
 use crate::engine::features::content::{ContentFeatureOptions, raw_table, text_columns};
 use crate::engine::features::{Encoding, FeatureSpec, RawTable, Scaling, fit};
@@ -348,10 +348,10 @@ pub struct ContentPipeline {
     /// monitoring timeline, keyed with the policy and the rollout at
     /// theirs: neither reads them, so moving a threshold or a guardrail
     /// reruns the policy and the rollout only.
-    scored: Memo<ContentDesign, Classified>,
+    scored: Memo<ContentDesign, Classified, RECENT>,
     /// The classifier at fp32, keyed as `scored` with quantization at fp32.
-    fp32: Memo<ContentDesign, Trained>,
-    monitoring: Memo<ContentDesign, ContentMonitorReport>,
+    fp32: Memo<ContentDesign, Trained, RECENT>,
+    monitoring: Memo<ContentDesign, ContentMonitorReport, RECENT>,
     /// The monitoring step's deployments at fp32.
     deployments: Deployments<ContentDesign, ContentFit>,
 }

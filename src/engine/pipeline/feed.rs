@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::compute::Precision;
 
 use super::watch::{DayView, Deployed, Deployments};
-use super::{Curves, Memo, Progress, Stage};
+use super::{Curves, Memo, Progress, RECENT, Stage};
 pub use super::{ModelSummary, PipelineError};
 use crate::engine::data::Dataset;
 use crate::engine::features::feed::{FeedFeatureOptions, ServingRows, raw_table, serving_table};
@@ -192,13 +192,13 @@ pub struct FeedPipeline {
     /// The trained ranker's measurements, keyed by the design with the
     /// later stages' knobs (A/B test, retrieval, monitoring) at their
     /// defaults: changing one of those reruns its own stage only.
-    ranker: Memo<FeedDesign, Ranked>,
+    ranker: Memo<FeedDesign, Ranked, RECENT>,
     /// The ranker at fp32, keyed as `ranker` with quantization at fp32:
     /// every precision quantizes the same training.
-    fp32: Memo<FeedDesign, RankerFit>,
+    fp32: Memo<FeedDesign, RankerFit, RECENT>,
     /// The monitoring step's deployments at fp32.
     deployments: Deployments<FeedDesign, FittedModel>,
-    monitoring: Memo<FeedDesign, MonitorReport>,
+    monitoring: Memo<FeedDesign, MonitorReport, RECENT>,
     towers: Memo<(u64, FeedParams), Towers>,
     retrieval: Memo<(u64, FeedParams, RetrievalDesign), RetrievalReport>,
 }
