@@ -32,6 +32,14 @@ fn runs() -> Vec<(Study, Report)> {
         .collect()
 }
 
+fn bundled(id: &str) -> Study {
+    bundled_studies()
+        .expect("bundled studies")
+        .into_iter()
+        .find(|s| s.meta.id == id)
+        .unwrap_or_else(|| panic!("no bundled study {id}"))
+}
+
 fn metric(report: &Report, key: &str) -> f64 {
     report
         .metric(key)
@@ -124,18 +132,13 @@ fn every_chart_a_step_shows_draws_what_the_report_measured() {
 /// moves with the threshold knob.
 #[test]
 fn the_threshold_marks_the_policy_on_the_roc_and_pr_curves() {
-    let study = bundled_studies()
-        .expect("bundled studies")
-        .into_iter()
-        .find(|s| s.meta.id == "harmful-content")
-        .expect("the content study");
+    let study = bundled("harmful-content");
     let mut runner = Runner::default();
     let mut point_at = |high: f64| {
         let mut design = study.default_design(DEFAULT_SEED);
-        design.values.insert(
-            "threshold_high".to_owned(),
-            casebook::KnobValue::Number(high),
-        );
+        study
+            .set(&mut design, "threshold_high", &high.to_string())
+            .expect("a valid threshold");
         let report = runner.run(&study, &design).expect("the design runs");
         let data = ChartData::from(&report);
         let curves = data.curves.as_ref().expect("curves");
@@ -177,11 +180,7 @@ fn the_threshold_marks_the_policy_on_the_roc_and_pr_curves() {
 
 #[test]
 fn compare_mode_draws_both_designs_with_their_own_numbers() {
-    let study = bundled_studies()
-        .expect("bundled studies")
-        .into_iter()
-        .find(|s| s.meta.id == "feed-ranking")
-        .expect("the feed study");
+    let study = bundled("feed-ranking");
     let mut runner = Runner::default();
     let mut design = study.default_design(DEFAULT_SEED);
     let a = runner.run(&study, &design).expect("A runs");

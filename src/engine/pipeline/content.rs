@@ -452,7 +452,7 @@ impl ContentPipeline {
                 test: trained.test.clone(),
                 scores,
                 model,
-                training: trained.fit.curve().clone(),
+                training: trained.fit.curve.clone(),
                 data: trained.data.clone(),
             })
         })
@@ -691,10 +691,6 @@ impl ContentFit {
                 (model.predict(test), summary)
             }
         }
-    }
-
-    fn curve(&self) -> &TrainingCurve {
-        &self.curve
     }
 }
 

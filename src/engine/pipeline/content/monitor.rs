@@ -187,35 +187,35 @@ impl Monitor<'_> {
         if train.is_empty() || valid.is_empty() {
             return None;
         }
-        let index = u64::from(newest) + 1;
-        let chosen = sample(
-            &train,
-            &self.source_label,
-            &design.sampling,
-            &mut self.seed.substream("monitor.sampling", index),
-        );
-        let chosen = rebalance(
-            chosen,
-            &self.source_label,
-            design.imbalance,
-            &mut self.seed.substream("monitor.imbalance", index),
-        );
         // The validation day's posts first: their scores are the detector's
         // reference.
         let reference = self.rows_of(newest, newest + 1);
-        let mut test = reference.clone();
-        test.extend_from_slice(&self.watched);
-        let prepared = Prepared {
-            unlabeled: 0,
-            train,
-            valid,
-            test,
-            chosen: chosen.rows,
-            weight: chosen.weight,
-            source_label: self.source_label.clone(),
-            cutoff,
-        };
         let fit = deployments.get(training, newest, || {
+            let index = u64::from(newest) + 1;
+            let chosen = sample(
+                &train,
+                &self.source_label,
+                &design.sampling,
+                &mut self.seed.substream("monitor.sampling", index),
+            );
+            let chosen = rebalance(
+                chosen,
+                &self.source_label,
+                design.imbalance,
+                &mut self.seed.substream("monitor.imbalance", index),
+            );
+            let mut test = reference.clone();
+            test.extend_from_slice(&self.watched);
+            let prepared = Prepared {
+                unlabeled: 0,
+                train,
+                valid,
+                test,
+                chosen: chosen.rows,
+                weight: chosen.weight,
+                source_label: self.source_label.clone(),
+                cutoff,
+            };
             train_classifier(design, self.world, self.table, &prepared, self.seed)
         });
         let (mut scores, _) = fit.predict(design);
