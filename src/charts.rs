@@ -106,7 +106,8 @@ pub struct AbData {
     pub ci_low: f64,
     pub ci_high: f64,
     pub p_value: f64,
-    pub users_per_arm: u32,
+    /// Participants in the control and the treatment arm.
+    pub users: [u64; 2],
 }
 
 /// The monitoring timeline: each day's outcome (`metric` names it) for the
@@ -175,7 +176,11 @@ impl From<&Report> for ChartData {
                     ci_low: r.ab.ci_low,
                     ci_high: r.ab.ci_high,
                     p_value: r.ab.p_value,
-                    users_per_arm: r.ab.users_per_arm,
+                    users: {
+                        let total = 2 * u64::from(r.ab.users_per_arm);
+                        let treatment = (r.ab.treatment_share * total as f64).round() as u64;
+                        [total - treatment, treatment]
+                    },
                 });
                 data.drift = Some(DriftData {
                     metric: "Online CTR".to_owned(),
@@ -337,8 +342,8 @@ pub fn describe(chart: Chart, data: &ChartData) -> Option<String> {
         Chart::AbTest => {
             let ab = data.ab.as_ref()?;
             format!(
-                "Difference {:+.4} (95% interval {:+.4} to {:+.4}), p = {:.3}, {} users per arm",
-                ab.difference, ab.ci_low, ab.ci_high, ab.p_value, ab.users_per_arm
+                "Difference {:+.4} (95% interval {:+.4} to {:+.4}), p = {:.3}, {} users in control, {} in treatment",
+                ab.difference, ab.ci_low, ab.ci_high, ab.p_value, ab.users[0], ab.users[1]
             )
         }
         Chart::Drift => {

@@ -1,5 +1,5 @@
 //! Online experiments, for step 8 of every case study: A/B-test statistics,
-//! sample size and power, a Thompson-sampling bandit against a fixed split,
+//! sample size and power, Thompson-sampling assignment against a fixed split,
 //! and a canary rollout with a guardrail.
 //!
 //! The caller simulates per-user outcomes (from the world, with the model it
@@ -13,8 +13,7 @@
 //! error function), built without default features so num-traits keeps
 //! libm's maths and a seed gives the same bits natively and in wasm32.
 
-use rand::RngExt;
-use rand_distr::{Beta, Binomial, Distribution};
+use rand_distr::{Binomial, Distribution, Gamma};
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 use thiserror::Error;
@@ -299,113 +298,112 @@ pub fn power(n_per_arm: u64, sigma: f64, mde: f64, alpha: f64) -> Result<f64, Ex
     Ok(math::normal_cdf(shift - z) + math::normal_cdf(-shift - z))
 }
 
-/// How a bandit experiment assigns users to arms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum BanditPolicy {
-    /// Thompson sampling: draw each arm's rate from its Beta(1 + successes,
-    /// 1 + failures) posterior and serve the best draw.
+/// How an experiment assigns its participants to arms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub enum Assignment {
+    /// A fixed split: participants alternate between the arms, so every arm
+    /// gets the same number; the classic A/B test.
+    #[default]
+    Split,
+    /// Thompson sampling: each participant goes to the arm whose rate,
+    /// drawn from its posterior given the participants so far, is highest.
+    /// Most participants end up on the better arm, so fewer outcomes are
+    /// lost to the worse one, and the worse arm is measured on fewer people.
+    /// Every [`EXPLORE_EVERY`]th participant is assigned in turn instead,
+    /// the floor production bandits keep so that an arm written off early
+    /// by bad luck is still measured (and the test still has a control).
     Thompson,
-    /// A fixed A/B(/n) split: every arm with equal probability throughout.
-    FixedSplit,
 }
 
-impl BanditPolicy {
+impl Assignment {
     /// The stable name used in reports and URLs.
     pub fn id(self) -> &'static str {
         match self {
-            BanditPolicy::Thompson => "thompson",
-            BanditPolicy::FixedSplit => "ab",
+            Assignment::Split => "split",
+            Assignment::Thompson => "thompson",
         }
     }
 
-    /// The policy called `id`, if any.
-    pub fn from_id(id: &str) -> Option<BanditPolicy> {
-        [BanditPolicy::Thompson, BanditPolicy::FixedSplit]
+    /// The assignment called `id`, if any.
+    pub fn from_id(id: &str) -> Option<Assignment> {
+        [Assignment::Split, Assignment::Thompson]
             .into_iter()
-            .find(|p| p.id() == id)
+            .find(|a| a.id() == id)
     }
 }
 
-/// What a bandit run did.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct BanditReport {
-    /// The policy.
-    pub policy: BanditPolicy,
-    /// Users served by each arm.
-    pub pulls: Vec<u64>,
-    /// Successes of each arm.
-    pub successes: Vec<u64>,
-    /// Cumulative expected regret: the sum over users of the best arm's
-    /// rate minus the served arm's rate.
-    pub regret: f64,
-    /// (users so far, cumulative regret) at about 100 points, for a chart.
-    pub regret_curve: Vec<(u64, f64)>,
-    /// Share of users served by the best arm.
-    pub best_arm_share: f64,
+/// Under [`Assignment::Thompson`], one participant in this many is assigned
+/// to the arms in turn: with two arms, each keeps at least 5% of them.
+pub const EXPLORE_EVERY: usize = 10;
+
+/// The arms of an experiment whose outcome per participant is a count (clicks
+/// per user), as an assignment policy sees them: participants and the sum of
+/// their outcomes per arm.
+///
+/// Thompson sampling models each arm's mean count with a Gamma-Poisson
+/// posterior: a Gamma(1, 1) prior (one event per participant, worth one
+/// participant of evidence), which after `n` participants with `total`
+/// events is Gamma(shape 1 + total, rate 1 + n). Outcomes are recorded as
+/// each participant is assigned, as if participants arrived one after
+/// another and their outcomes were known before the next arrived.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CountArms {
+    participants: Vec<u64>,
+    totals: Vec<f64>,
 }
 
-/// Serves `users` users one by one from Bernoulli arms with true `rates`
-/// (stream `experiment.bandit`).
-///
-/// # Errors
-///
-/// [`ExperimentError::OutOfRange`] for fewer than 2 or more than 64 arms, a
-/// rate outside [0, 1], or `users` outside 1 to 10 million.
-pub fn run_bandit(
-    rates: &[f64],
-    users: u64,
-    policy: BanditPolicy,
-    seed: Seed,
-) -> Result<BanditReport, ExperimentError> {
-    check_range("arms", rates.len() as f64, 2.0, 64.0)?;
-    for &r in rates {
-        check_range("rates", r, 0.0, 1.0)?;
+impl CountArms {
+    /// `arms` arms with no participants yet.
+    pub fn new(arms: usize) -> CountArms {
+        CountArms {
+            participants: vec![0; arms],
+            totals: vec![0.0; arms],
+        }
     }
-    check_range("users", users as f64, 1.0, 1e7)?;
-    let best_arm = (0..rates.len())
-        .max_by(|&a, &b| rates[a].total_cmp(&rates[b]).then(b.cmp(&a)))
-        .unwrap_or(0);
-    let best = rates[best_arm];
-    let mut rng = seed.stream("experiment.bandit");
-    let k = rates.len();
-    let mut pulls = vec![0u64; k];
-    let mut successes = vec![0u64; k];
-    let mut regret = 0.0;
-    let every = users.div_ceil(100).max(1);
-    let mut curve = Vec::with_capacity(101);
-    for user in 1..=users {
-        let arm = match policy {
-            BanditPolicy::FixedSplit => rng.random_range(0..k),
-            BanditPolicy::Thompson => {
+
+    /// The arm for participant number `index` (from 0): `index` modulo the
+    /// arms under [`Assignment::Split`] (which draws nothing from `rng`),
+    /// the arm with the highest posterior draw under
+    /// [`Assignment::Thompson`] (ties to the lower arm), except that every
+    /// [`EXPLORE_EVERY`]th participant takes the arms in turn.
+    pub fn choose<R: rand::Rng + ?Sized>(
+        &self,
+        assignment: Assignment,
+        index: usize,
+        rng: &mut R,
+    ) -> usize {
+        let k = self.participants.len().max(1);
+        match assignment {
+            Assignment::Split => index % k,
+            Assignment::Thompson if index.is_multiple_of(EXPLORE_EVERY) => {
+                (index / EXPLORE_EVERY) % k
+            }
+            Assignment::Thompson => {
                 let mut chosen = 0;
                 let mut top = f64::NEG_INFINITY;
-                for a in 0..k {
-                    let alpha = 1.0 + successes[a] as f64;
-                    let beta = 1.0 + (pulls[a] - successes[a]) as f64;
-                    let draw = Beta::new(alpha, beta).map_or(0.5, |d| d.sample(&mut rng));
+                for (arm, (&n, &total)) in self.participants.iter().zip(&self.totals).enumerate() {
+                    let scale = 1.0 / (1.0 + n as f64);
+                    let draw = Gamma::new(1.0 + total, scale).map_or(0.0, |d| d.sample(rng));
                     if draw > top {
                         top = draw;
-                        chosen = a;
+                        chosen = arm;
                     }
                 }
                 chosen
             }
-        };
-        pulls[arm] += 1;
-        successes[arm] += u64::from(rng.random::<f64>() < rates[arm]);
-        regret += best - rates[arm];
-        if user % every == 0 || user == users {
-            curve.push((user, regret));
         }
     }
-    Ok(BanditReport {
-        policy,
-        best_arm_share: pulls[best_arm] as f64 / users as f64,
-        pulls,
-        successes,
-        regret,
-        regret_curve: curve,
-    })
+
+    /// Records one participant of `arm` with outcome `count`.
+    pub fn record(&mut self, arm: usize, count: f64) {
+        self.participants[arm] += 1;
+        self.totals[arm] += count;
+    }
+
+    /// Participants assigned to each arm so far.
+    pub fn participants(&self) -> &[u64] {
+        &self.participants
+    }
 }
 
 /// A staged rollout watched by a guardrail metric where higher is worse
@@ -598,6 +596,7 @@ impl CanaryPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::RngExt;
     use rand_distr::StandardNormal;
 
     /// Welch's test on two small samples, against scipy 1.17.1:
@@ -677,28 +676,45 @@ mod tests {
         assert!((rate - 0.05).abs() <= 0.02, "{rate}");
     }
 
-    #[test]
-    fn thompson_sampling_regrets_less_than_a_fixed_split() {
-        let rates = [0.05, 0.06, 0.04];
-        for seed in [1, 2] {
-            let ts = run_bandit(&rates, 20_000, BanditPolicy::Thompson, Seed(seed)).expect("ok");
-            let ab = run_bandit(&rates, 20_000, BanditPolicy::FixedSplit, Seed(seed)).expect("ok");
-            // A fixed split loses (0.01 + 0.02) / 3 per user: 200 over 20k.
-            assert!((ab.regret - 200.0).abs() < 10.0, "{}", ab.regret);
-            assert!(
-                ts.regret < 0.5 * ab.regret,
-                "{} vs {}",
-                ts.regret,
-                ab.regret
-            );
-            assert!(ts.best_arm_share > 0.5);
-            assert_eq!(ts.pulls.iter().sum::<u64>(), 20_000);
-            assert_eq!(ts.regret_curve.last().map(|p| p.0), Some(20_000));
+    /// Serves `users` participants from Poisson arms with means `rates`;
+    /// returns the expected events lost to worse arms and the share of
+    /// participants on the best arm.
+    fn serve_poisson(rates: &[f64], users: usize, assignment: Assignment, seed: u64) -> (f64, f64) {
+        let top = (0..rates.len())
+            .max_by(|&a, &b| rates[a].total_cmp(&rates[b]))
+            .unwrap_or(0);
+        let best = rates[top];
+        let mut arms = CountArms::new(rates.len());
+        let mut rng = Seed(seed).stream("test.bandit");
+        let mut lost = 0.0;
+        for user in 0..users {
+            let arm = arms.choose(assignment, user, &mut rng);
+            let count: f64 = rand_distr::Poisson::new(rates[arm])
+                .expect("rate")
+                .sample(&mut rng);
+            arms.record(arm, count);
+            lost += best - rates[arm];
         }
-        assert_eq!(
-            BanditPolicy::from_id("thompson"),
-            Some(BanditPolicy::Thompson)
-        );
+        (lost, arms.participants()[top] as f64 / users as f64)
+    }
+
+    #[test]
+    fn thompson_sampling_loses_less_than_a_fixed_split() {
+        let rates = [2.0, 2.2, 1.8];
+        for seed in [1, 2] {
+            let (split, split_share) = serve_poisson(&rates, 20_000, Assignment::Split, seed);
+            let (ts, ts_share) = serve_poisson(&rates, 20_000, Assignment::Thompson, seed);
+            // A fixed split loses (0.2 + 0.4) / 3 per participant: 4,000 in all.
+            assert!((split - 4000.0).abs() < 1.0, "{split}");
+            assert!((split_share - 1.0 / 3.0).abs() < 1e-3, "{split_share}");
+            // The exploration floor alone loses a tenth of the split's.
+            assert!(ts < 0.25 * split, "{ts} vs {split}");
+            assert!(ts > 0.1 * split, "{ts} vs {split}");
+            assert!(ts_share > 0.85, "{ts_share}");
+        }
+        assert_eq!(Assignment::from_id("thompson"), Some(Assignment::Thompson));
+        assert_eq!(Assignment::from_id("split"), Some(Assignment::Split));
+        assert_eq!(Assignment::from_id("bandit"), None);
     }
 
     #[test]

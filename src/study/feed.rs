@@ -2,6 +2,7 @@
 //! engine's [`FeedDesign`]. A knob the study does not offer keeps the
 //! engine's default.
 
+use crate::engine::experiment::Assignment;
 use crate::engine::features::feed::FeedFeatureOptions;
 use crate::engine::features::{Encoding, Scaling};
 use crate::engine::models::gbdt::GbdtConfig;
@@ -66,6 +67,7 @@ pub(crate) const KNOBS: &[KnobDef] = &[
     number("ab_users", 10.0, 50_000.0, true),
     number("ab_days", 1.0, 28.0, true),
     number("mde", 0.001, 1.0, false),
+    choice("assignment", &["split", "thompson"]),
     choice(
         "drift",
         &[
@@ -136,6 +138,12 @@ pub(crate) const METRICS: &[Metric] = &[
         Better::Lower,
     ),
     Metric::new("ab.power", "Power", Better::Higher),
+    Metric::new(
+        "ab.treatment_share",
+        "Share on the trained ranker",
+        Better::Neither,
+    ),
+    Metric::new("ab.regret", "Clicks lost to the worse arm", Better::Lower),
     Metric::new("monitoring.day_count", "Days monitored", Better::Neither),
     Metric::new(
         "monitoring.mean_ctr",
@@ -287,6 +295,8 @@ pub(crate) fn feed_design(params: &FeedParams, design: &Design) -> FeedDesign {
             users_per_arm: design.number("ab_users", f64::from(base.ab.users_per_arm)) as u32,
             days: design.number("ab_days", f64::from(base.ab.days)) as u16,
             mde: design.number("mde", base.ab.mde),
+            assignment: Assignment::from_id(design.choice("assignment", base.ab.assignment.id()))
+                .unwrap_or_default(),
         },
         world,
         features: FeedFeatureOptions {

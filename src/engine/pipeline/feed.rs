@@ -945,6 +945,7 @@ fn popularity_scores(table: &RawTable, rows: &[usize], fallback: f64) -> Vec<f64
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::experiment::Assignment;
 
     fn small() -> FeedDesign {
         FeedDesign {
@@ -1060,6 +1061,7 @@ mod tests {
                     users_per_arm: 20_000,
                     days: 7,
                     mde: 0.05,
+                    ..AbDesign::default()
                 },
                 ..small()
             })
@@ -1078,6 +1080,42 @@ mod tests {
         assert!(
             sigma2 > ab.control_mean * 0.5,
             "clicks per user are overdispersed: {ab:?}"
+        );
+    }
+
+    /// Thompson sampling sends most users to the better ranker, losing a
+    /// fraction of the clicks a fixed split loses, and pays in power: the
+    /// production arm is measured on a few hundred users.
+    #[test]
+    fn thompson_assignment_loses_fewer_clicks_and_measures_less() {
+        let mut pipeline = FeedPipeline::default();
+        let mut run = |assignment| {
+            let design = FeedDesign {
+                ab: AbDesign {
+                    assignment,
+                    ..AbDesign::default()
+                },
+                ..small()
+            };
+            pipeline.run(&design).unwrap().ab
+        };
+        let split = run(Assignment::Split);
+        let thompson = run(Assignment::Thompson);
+        assert!(split.treatment_mean > split.control_mean, "{split:?}");
+        assert!((split.treatment_share - 0.5).abs() < 1e-12, "{split:?}");
+        // A split gives half the users a ranker worse by the difference.
+        let expected = f64::from(split.users_per_arm) * split.difference;
+        assert!(
+            (split.regret - expected).abs() < 0.2 * expected,
+            "{} vs {expected}",
+            split.regret
+        );
+        assert!(thompson.treatment_share > 0.75, "{thompson:?}");
+        assert!(thompson.regret < 0.5 * split.regret, "{thompson:?}");
+        assert!(thompson.power < split.power, "{thompson:?} {split:?}");
+        assert!(
+            thompson.ci_high - thompson.ci_low > split.ci_high - split.ci_low,
+            "{thompson:?} {split:?}"
         );
     }
 

@@ -6,11 +6,19 @@
 //! then compares clicks per user with Welch's test, as an experiment
 //! platform would, and a pre-experiment calculator says how many users the
 //! chosen minimum detectable effect needs.
+//!
+//! Participants are assigned by a fixed split (the A/B test) or by Thompson
+//! sampling on clicks per user ([`Assignment`]). Either way the report
+//! counts the clicks the worse arm cost (`regret`: the participants' expected
+//! clicks under the better arm minus under their own, from the world's click
+//! probabilities), and the test's power is computed for the arm sizes the
+//! assignment produced, so a bandit's saving and the evidence it gives up
+//! are both on the page.
 
 use rand::RngExt;
 use serde::Serialize;
 
-use crate::engine::experiment::{self, TestKind};
+use crate::engine::experiment::{self, Assignment, CountArms, TestKind};
 use crate::engine::rng::Seed;
 use crate::engine::world::feed::FeedWorld;
 
@@ -23,6 +31,8 @@ pub struct AbDesign {
     pub days: u16,
     /// Smallest relative lift in clicks per user worth detecting (0.02 = 2%).
     pub mde: f64,
+    /// How participants are assigned to the arms.
+    pub assignment: Assignment,
 }
 
 impl Default for AbDesign {
@@ -31,6 +41,7 @@ impl Default for AbDesign {
             users_per_arm: 2_000,
             days: 7,
             mde: 0.05,
+            assignment: Assignment::Split,
         }
     }
 }
@@ -64,8 +75,16 @@ pub struct AbReport {
     /// 0.8 at level 0.05: about 16 sigma^2 / delta^2, sigma from the
     /// control arm.
     pub required_users_per_arm: u64,
-    /// Power of this test's size against a true lift of `mde`.
+    /// Power of this test against a true lift of `mde`, for the arm sizes
+    /// the assignment produced (unequal arms count as `2 / (1/n1 + 1/n2)`
+    /// per arm).
     pub power: f64,
+    /// Share of the participants assigned to the trained ranker.
+    pub treatment_share: f64,
+    /// Expected clicks lost to the worse arm over the test: for each
+    /// participant, their expected clicks under the arm that is better over
+    /// all participants minus under the arm they got.
+    pub regret: f64,
 }
 
 /// The click probability of every slot of every served session, per arm,
@@ -96,6 +115,8 @@ pub fn run(world: &FeedWorld, served: &ServedSessions, design: AbDesign, seed: S
         significant: 0,
         required_users_per_arm: 0,
         power: 0.0,
+        treatment_share: 0.0,
+        regret: 0.0,
     };
     // Each served user's sessions, so a participant sees their own feeds.
     let mut by_user: Vec<(u32, Vec<usize>)> = Vec::new();
@@ -110,13 +131,40 @@ pub fn run(world: &FeedWorld, served: &ServedSessions, design: AbDesign, seed: S
     if by_user.is_empty() || design.users_per_arm < 2 {
         return empty;
     }
-    let mut rng = seed.stream("feed.ab");
+    // Each served user's expected clicks in one open, per arm: the mean over
+    // their sessions of the slots' click probabilities.
     let arms = [&served.control, &served.treatment];
+    let expected: [Vec<f64>; 2] = std::array::from_fn(|arm| {
+        by_user
+            .iter()
+            .map(|(_, sessions)| {
+                let total: f64 = sessions
+                    .iter()
+                    .map(|&s| arms[arm][s].iter().sum::<f64>())
+                    .sum();
+                total / sessions.len() as f64
+            })
+            .collect()
+    });
+    let activity = |i: usize| f64::from(world.users.activity[by_user[i].0 as usize]);
+    let population = |arm: usize| -> f64 {
+        (0..by_user.len())
+            .map(|i| activity(i) * expected[arm][i])
+            .sum()
+    };
+    let best = usize::from(population(1) > population(0));
+    let mut rng = seed.stream("feed.ab");
+    let mut assign_rng = seed.stream("feed.ab.assignment");
+    let mut assigned = CountArms::new(2);
+    let mut regret = 0.0;
     let mut outcomes: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for participant in 0..2 * design.users_per_arm as usize {
-        let arm = participant % 2;
-        let (user, sessions) = &by_user[rng.random_range(0..by_user.len())];
-        let activity = f64::from(world.users.activity[*user as usize]);
+        let arm = assigned.choose(design.assignment, participant, &mut assign_rng);
+        let index = rng.random_range(0..by_user.len());
+        let sessions = &by_user[index].1;
+        let activity = activity(index);
+        regret +=
+            f64::from(design.days) * activity * (expected[best][index] - expected[arm][index]);
         let mut clicks = 0.0;
         for _ in 0..design.days {
             let opens: f64 = rng.random();
@@ -131,8 +179,11 @@ pub fn run(world: &FeedWorld, served: &ServedSessions, design: AbDesign, seed: S
                 }
             }
         }
+        assigned.record(arm, clicks);
         outcomes[arm].push(clicks);
     }
+    empty.regret = regret;
+    empty.treatment_share = outcomes[1].len() as f64 / (2 * design.users_per_arm) as f64;
     let Ok(result) = experiment::compare(&outcomes[0], &outcomes[1], TestKind::Welch, ALPHA) else {
         return empty;
     };
@@ -152,7 +203,10 @@ pub fn run(world: &FeedWorld, served: &ServedSessions, design: AbDesign, seed: S
     empty.significant = u8::from(result.significant);
     empty.required_users_per_arm =
         experiment::sample_size_per_arm(sigma, delta, ALPHA, POWER).unwrap_or(0);
-    empty.power =
-        experiment::power(u64::from(design.users_per_arm), sigma, delta, ALPHA).unwrap_or(0.0);
+    // Unequal arms measure the difference as well as two equal arms of the
+    // harmonic mean's size: the standard error goes with 1/n1 + 1/n2.
+    let (n1, n2) = (outcomes[0].len() as u64, outcomes[1].len() as u64);
+    let per_arm = 2 * n1 * n2 / (n1 + n2);
+    empty.power = experiment::power(per_arm, sigma, delta, ALPHA).unwrap_or(0.0);
     empty
 }
