@@ -15,9 +15,10 @@ use casebook::engine::models::mlp::MlpConfig;
 use casebook::engine::pipeline::content::{ContentDesign, ContentModel, ContentPipeline};
 use casebook::engine::pipeline::feed::{FeedDesign, FeedModel, FeedPipeline};
 use casebook::engine::rng::Seed;
+use casebook::engine::sampling::Imbalance;
 use casebook::engine::serving::{self, ServingConfig, Traffic};
 use casebook::engine::world::feed::{FeedParams, FeedWorld};
-use common::median_of;
+use common::{median_of, median_on_fresh};
 use rand::RngExt;
 
 fn main() {
@@ -53,6 +54,42 @@ fn main() {
     }
     if wanted("monitoring") {
         bench_monitoring();
+    }
+    if wanted("knobs") {
+        bench_knobs();
+    }
+}
+
+/// Knobs that retrain nothing, as the page runs them: a study's default
+/// design runs untimed on a fresh engine, then the design with one knob
+/// changed is timed (the engine's share of a `casebook:update` on the page).
+fn bench_knobs() {
+    let changes = [
+        ("feed-ranking", "quantization", "int8"),
+        ("feed-ranking", "quantization", "f16"),
+        ("feed-ranking", "hardware", "gpu"),
+        ("feed-ranking", "assignment", "thompson"),
+        ("harmful-content", "quantization", "int8"),
+        ("harmful-content", "threshold_high", "0.9"),
+    ];
+    let studies = casebook::bundled_studies().expect("the bundled studies parse");
+    for (id, knob, value) in changes {
+        let study = studies.iter().find(|s| s.meta.id == id).expect("bundled");
+        let base = study.default_design(1);
+        let mut design = base.clone();
+        study.set(&mut design, knob, value).expect("a valid value");
+        let warm = || {
+            let mut runner = casebook::Runner::default();
+            runner.run(study, &base).expect("valid design");
+            runner
+        };
+        let time = median_on_fresh(3, warm, |runner| {
+            black_box(runner.run(study, &design).expect("valid design"));
+        });
+        println!(
+            "knob change with the engine warm, {id}, {knob}={value}: {:.1} ms (median of 3)",
+            time.as_secs_f64() * 1e3
+        );
     }
 }
 
@@ -126,10 +163,19 @@ fn bench_content() {
             pr_auc = report.offline.pr_auc;
             black_box(report);
         });
-        let mut pipeline = ContentPipeline::default();
-        pipeline.run(design).expect("valid design");
-        let retrain = median_of(5, || {
-            black_box(pipeline.run(design).expect("valid design"));
+        // The same model with class weights: the world and its features are
+        // kept, the model is trained anew.
+        let resampled = ContentDesign {
+            imbalance: Imbalance::ClassWeight,
+            ..design.clone()
+        };
+        let warm = || {
+            let mut pipeline = ContentPipeline::default();
+            pipeline.run(design).expect("valid design");
+            pipeline
+        };
+        let retrain = median_on_fresh(5, warm, |pipeline| {
+            black_box(pipeline.run(&resampled).expect("valid design"));
         });
         println!(
             "content pipeline, default design, {}, {posts} posts: {:.1} ms end to end, \
@@ -236,15 +282,18 @@ fn bench_models() {
         FeedModel::Gbdt(GbdtConfig::default()),
         FeedModel::Mlp(MlpConfig::default()),
     ];
-    let mut pipeline = FeedPipeline::default();
-    pipeline.run(&base).expect("valid design");
+    let warm = || {
+        let mut pipeline = FeedPipeline::default();
+        pipeline.run(&base).expect("valid design");
+        pipeline
+    };
     for model in models {
         let design = FeedDesign {
             model: model.clone(),
             ..base.clone()
         };
         let mut auc = 0.0;
-        let time = median_of(3, || {
+        let time = median_on_fresh(3, warm, |pipeline| {
             let report = pipeline.run(&design).expect("valid design");
             auc = report.offline.auc;
             black_box(report);
