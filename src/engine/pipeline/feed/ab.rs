@@ -98,6 +98,37 @@ pub struct ServedSessions {
     pub treatment: Vec<Vec<f64>>,
 }
 
+/// Each served user's sessions, so a participant sees their own feeds.
+fn sessions_by_user(served: &ServedSessions) -> Vec<(u32, Vec<usize>)> {
+    let mut by_user: Vec<(u32, Vec<usize>)> = Vec::new();
+    let mut order: Vec<usize> = (0..served.user.len()).collect();
+    order.sort_by_key(|&s| (served.user[s], s));
+    for s in order {
+        match by_user.last_mut() {
+            Some((u, list)) if *u == served.user[s] => list.push(s),
+            _ => by_user.push((served.user[s], vec![s])),
+        }
+    }
+    by_user
+}
+
+/// Each user's expected clicks in one open, per arm: the mean over their
+/// sessions of the slots' click probabilities.
+fn expected_clicks(by_user: &[(u32, Vec<usize>)], arms: [&Vec<Vec<f64>>; 2]) -> [Vec<f64>; 2] {
+    std::array::from_fn(|arm| {
+        by_user
+            .iter()
+            .map(|(_, sessions)| {
+                let total: f64 = sessions
+                    .iter()
+                    .map(|&s| arms[arm][s].iter().sum::<f64>())
+                    .sum();
+                total / sessions.len() as f64
+            })
+            .collect()
+    })
+}
+
 /// Runs the test on `served` (empty: a report of zeros).
 pub fn run(world: &FeedWorld, served: &ServedSessions, design: AbDesign, seed: Seed) -> AbReport {
     let mut empty = AbReport {
@@ -118,34 +149,12 @@ pub fn run(world: &FeedWorld, served: &ServedSessions, design: AbDesign, seed: S
         treatment_share: 0.0,
         regret: 0.0,
     };
-    // Each served user's sessions, so a participant sees their own feeds.
-    let mut by_user: Vec<(u32, Vec<usize>)> = Vec::new();
-    let mut order: Vec<usize> = (0..served.user.len()).collect();
-    order.sort_by_key(|&s| (served.user[s], s));
-    for s in order {
-        match by_user.last_mut() {
-            Some((u, list)) if *u == served.user[s] => list.push(s),
-            _ => by_user.push((served.user[s], vec![s])),
-        }
-    }
+    let by_user = sessions_by_user(served);
     if by_user.is_empty() || design.users_per_arm < 2 {
         return empty;
     }
-    // Each served user's expected clicks in one open, per arm: the mean over
-    // their sessions of the slots' click probabilities.
     let arms = [&served.control, &served.treatment];
-    let expected: [Vec<f64>; 2] = std::array::from_fn(|arm| {
-        by_user
-            .iter()
-            .map(|(_, sessions)| {
-                let total: f64 = sessions
-                    .iter()
-                    .map(|&s| arms[arm][s].iter().sum::<f64>())
-                    .sum();
-                total / sessions.len() as f64
-            })
-            .collect()
-    });
+    let expected = expected_clicks(&by_user, arms);
     let activity = |i: usize| f64::from(world.users.activity[by_user[i].0 as usize]);
     let population = |arm: usize| -> f64 {
         (0..by_user.len())
