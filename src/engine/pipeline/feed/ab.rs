@@ -82,8 +82,9 @@ pub struct AbReport {
     /// Share of the participants assigned to the trained ranker.
     pub treatment_share: f64,
     /// Expected clicks lost to the worse arm over the test: for each
-    /// participant, their expected clicks under the arm that is better over
-    /// all participants minus under the arm they got.
+    /// participant, their expected clicks under the arm that is better for
+    /// the served users as a whole (each weighed by how often they open the
+    /// feed) minus under the arm they got.
     pub regret: f64,
 }
 
