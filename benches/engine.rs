@@ -15,7 +15,6 @@ use casebook::engine::models::mlp::MlpConfig;
 use casebook::engine::pipeline::content::{ContentDesign, ContentModel, ContentPipeline};
 use casebook::engine::pipeline::feed::{FeedDesign, FeedModel, FeedPipeline};
 use casebook::engine::rng::Seed;
-use casebook::engine::sampling::Imbalance;
 use casebook::engine::serving::{self, ServingConfig, Traffic};
 use casebook::engine::world::feed::{FeedParams, FeedWorld};
 use common::{median_of, median_on_fresh};
@@ -163,19 +162,19 @@ fn bench_content() {
             pr_auc = report.offline.pr_auc;
             black_box(report);
         });
-        // The same model with class weights: the world and its features are
-        // kept, the model is trained anew.
-        let resampled = ContentDesign {
-            imbalance: Imbalance::ClassWeight,
-            ..design.clone()
-        };
+        // An engine that ran the keyword rule holds the world and its
+        // features; the design's model is then trained anew.
         let warm = || {
             let mut pipeline = ContentPipeline::default();
-            pipeline.run(design).expect("valid design");
+            let keyword = ContentDesign {
+                model: ContentModel::KeywordRule,
+                ..design.clone()
+            };
+            pipeline.run(&keyword).expect("valid design");
             pipeline
         };
         let retrain = median_on_fresh(5, warm, |pipeline| {
-            black_box(pipeline.run(&resampled).expect("valid design"));
+            black_box(pipeline.run(design).expect("valid design"));
         });
         println!(
             "content pipeline, default design, {}, {posts} posts: {:.1} ms end to end, \
@@ -282,15 +281,24 @@ fn bench_models() {
         FeedModel::Gbdt(GbdtConfig::default()),
         FeedModel::Mlp(MlpConfig::default()),
     ];
-    let warm = || {
-        let mut pipeline = FeedPipeline::default();
-        pipeline.run(&base).expect("valid design");
-        pipeline
-    };
     for model in models {
         let design = FeedDesign {
             model: model.clone(),
             ..base.clone()
+        };
+        // An engine that ran another model holds the world and its features.
+        let other = if matches!(model, FeedModel::Popularity) {
+            base.clone()
+        } else {
+            FeedDesign {
+                model: FeedModel::Popularity,
+                ..base.clone()
+            }
+        };
+        let warm = || {
+            let mut pipeline = FeedPipeline::default();
+            pipeline.run(&other).expect("valid design");
+            pipeline
         };
         let mut auc = 0.0;
         let time = median_on_fresh(3, warm, |pipeline| {

@@ -193,7 +193,8 @@ pub fn run(world: &FeedWorld, served: &ServedSessions, design: AbDesign, seed: S
         outcomes[arm].push(clicks);
     }
     empty.regret = regret;
-    empty.treatment_share = outcomes[1].len() as f64 / (2 * design.users_per_arm) as f64;
+    let [n1, n2] = [assigned.participants()[0], assigned.participants()[1]];
+    empty.treatment_share = n2 as f64 / (n1 + n2) as f64;
     let Ok(result) = experiment::compare(&outcomes[0], &outcomes[1], TestKind::Welch, ALPHA) else {
         return empty;
     };
@@ -215,7 +216,6 @@ pub fn run(world: &FeedWorld, served: &ServedSessions, design: AbDesign, seed: S
         experiment::sample_size_per_arm(sigma, delta, ALPHA, POWER).unwrap_or(0);
     // Unequal arms measure the difference as well as two equal arms of the
     // harmonic mean's size: the standard error goes with 1/n1 + 1/n2.
-    let (n1, n2) = (outcomes[0].len() as u64, outcomes[1].len() as u64);
     let per_arm = 2 * n1 * n2 / (n1 + n2);
     empty.power = experiment::power(per_arm, sigma, delta, ALPHA).unwrap_or(0.0);
     empty
