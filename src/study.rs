@@ -177,6 +177,8 @@ impl WorldSpec {
                 "ab.p_value",
                 "ab.power",
                 "ab.required_users_per_arm",
+                "ab.regret",
+                "ab.treatment_share",
                 "shadow.extra_harmful_flagged",
                 "shadow.disagreement_rate",
                 "canary.rolled_out",
