@@ -4,6 +4,7 @@
 pub mod ab;
 pub mod monitor;
 pub mod retrieval;
+mod serve;
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use super::watch::{DayView, Deployed, Deployments};
 use super::{Curves, Memo, Progress, RECENT, Stage};
 pub use super::{ModelSummary, PipelineError};
 use crate::engine::data::Dataset;
-use crate::engine::features::feed::{FeedFeatureOptions, ServingRows, raw_table, serving_table};
+use crate::engine::features::feed::{FeedFeatureOptions, raw_table};
 use crate::engine::features::{Encoding, FeatureSpec, FittedFeatures, RawTable, Scaling, fit};
 use crate::engine::metrics::{RankedQueries, binary_report};
 use crate::engine::models::gbdt::{self, GbdtConfig, GbdtModel};
@@ -29,6 +30,7 @@ use crate::engine::world::feed::{FeedParams, FeedWorld};
 use ab::{AbDesign, AbReport, ServedSessions};
 use monitor::{MonitorDesign, MonitorReport};
 use retrieval::{RetrievalDesign, RetrievalReport, Towers, retrieve, train_towers};
+use serve::{ServingCache, serve};
 
 /// Every choice of a feed-ranking design.
 #[derive(Clone, Debug, PartialEq)]
@@ -342,6 +344,8 @@ struct Ranked {
 struct RankerFit {
     parts: Split,
     model: FittedModel,
+    /// The test rows through the model's fitted transforms.
+    test_set: Dataset,
 }
 
 /// Splits the rows and trains the ranker of `design` at fp32.
@@ -371,7 +375,12 @@ fn fit_ranker(
         seed,
         &Streams::MAIN,
     );
-    Ok(RankerFit { parts, model })
+    let test_set = model.fitted.transform(table, &parts.test);
+    Ok(RankerFit {
+        parts,
+        model,
+        test_set,
+    })
 }
 
 /// Quantizes the ranker of `fit` as `design` says and measures it offline
@@ -383,27 +392,23 @@ fn rank(
     fit: &RankerFit,
     seed: Seed,
 ) -> Result<Ranked, PipelineError> {
-    let (parts, model) = (&fit.parts, &fit.model);
-    let fitted = &model.fitted;
+    let (parts, model, test_set) = (&fit.parts, &fit.model, &fit.test_set);
     let trained = &model.at(design.quantization);
-    let test_set = fitted.transform(table, &parts.test);
     let calibrate = |mut scores: Vec<f64>| {
         recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
         scores
     };
-    let scores = calibrate(trained.scores(&test_set, table, &parts.test));
+    let scores = calibrate(trained.scores(test_set, creator_ctr(table), &parts.test));
     let last = world.params.days;
     let (online, served) = serve(
         world,
-        design,
-        trained,
-        fitted,
+        design.features,
+        (trained, &model.fitted, &model.served),
         seed,
         last.saturating_sub(ONLINE_DAYS)..last,
     );
 
-    let [auc_like, auc_share, auc_hide] =
-        task_aucs(world, &parts.test, trained, &test_set, &scores);
+    let [auc_like, auc_share, auc_hide] = task_aucs(world, &parts.test, trained, test_set, &scores);
     let labels: Vec<u8> = test_set.label.iter().map(|&y| u8::from(y > 0.5)).collect();
     let report = binary_report(&labels, &scores, 0.5, 10)?;
     let curves = Curves::new(&report, &labels, &scores, 0.5)?;
@@ -427,7 +432,7 @@ fn rank(
         model: ModelSummary::new(
             design.model.id(),
             trained.params(),
-            trained.flops_per_item(&test_set),
+            trained.flops_per_item(test_set),
         )
         .at(design.quantization, trained.bytes()),
         data: DataSummary {
@@ -532,6 +537,8 @@ impl Streams {
 struct FittedModel {
     fitted: FittedFeatures,
     trained: Trained,
+    /// What the model keeps of the days it has served.
+    served: ServingCache,
     /// The first [`CALIBRATION_ROWS`] rows of the training set.
     calibration: Dataset,
     training: TrainingCurve,
@@ -584,6 +591,7 @@ fn fit_and_train(
     let (trained, training) = train(design, world, &chosen.rows, &train_set, &valid_set, seed);
     let first: Vec<usize> = (0..train_set.len().min(CALIBRATION_ROWS)).collect();
     FittedModel {
+        served: ServingCache::default(),
         calibration: train_set.select(&first),
         fitted,
         trained,
@@ -607,10 +615,12 @@ enum Trained {
 }
 
 impl Trained {
-    /// Click scores for `rows` of `table`, whose transformed rows are `set`.
-    fn scores(&self, set: &Dataset, table: &RawTable, rows: &[usize]) -> Vec<f64> {
+    /// Click scores for `rows` of a table whose transformed rows are `set`
+    /// and whose creators' past click rates are `creator_ctr` (which only
+    /// the popularity ranker reads).
+    fn scores(&self, set: &Dataset, creator_ctr: Option<&[f32]>, rows: &[usize]) -> Vec<f64> {
         match self {
-            Trained::Popularity { fallback } => popularity_scores(table, rows, *fallback),
+            Trained::Popularity { fallback } => popularity_scores(creator_ctr, rows, *fallback),
             Trained::Logistic(model) => model.predict(set),
             Trained::Gbdt(model) => model.predict(set),
             Trained::Mlp(model) => model.predict(set),
@@ -699,99 +709,6 @@ fn train(
     }
 }
 
-/// Serves `trained` to the users of the logged sessions of `days` (see
-/// [`Online`]).
-fn serve(
-    world: &FeedWorld,
-    design: &FeedDesign,
-    trained: &Trained,
-    fitted: &FittedFeatures,
-    seed: Seed,
-    days: std::ops::Range<u16>,
-) -> (Online, ServedSessions) {
-    let log = &world.impressions;
-    let start = log.day.partition_point(|&d| d < days.start);
-    let end = log.day.partition_point(|&d| d < days.end);
-    // One request per logged session, with a candidate pool of its own stream
-    // (the same for every design, so designs differ only in their ranking).
-    let mut requests = ServingRows::default();
-    let mut prior_order: Vec<Vec<u32>> = Vec::new();
-    let mut pool = Vec::new();
-    let mut i = start;
-    while i < end {
-        let (session, user, day) = (log.session[i], log.user[i], log.day[i]);
-        let mut rng = seed.substream("feed.online", u64::from(session));
-        world.candidates(day, &mut rng, &mut pool);
-        let request = prior_order.len() as u32;
-        prior_order.push(pool.iter().map(|&(_, post)| post).collect());
-        for &(_, post) in &pool {
-            requests.user.push(user);
-            requests.post.push(post);
-            requests.day.push(day);
-            requests.request.push(request);
-        }
-        while i < end && log.session[i] == session {
-            i += 1;
-        }
-    }
-    let table = serving_table(world, &requests, design.features);
-    let rows: Vec<usize> = (0..table.len()).collect();
-    let set = fitted.transform(&table, &rows);
-    let scores = trained.scores(&set, &table, &rows);
-
-    let len = usize::from(world.params.session_len);
-    let mut model = Outcome::default();
-    let mut logging = Outcome::default();
-    let mut served = ServedSessions::default();
-    let mut offset = 0;
-    let mut ranked: Vec<(f64, u32)> = Vec::new();
-    for (r, prior) in prior_order.iter().enumerate() {
-        let (user, day) = (requests.user[offset], requests.day[offset]);
-        // The pool is in prior order; a stable sort by score keeps it for ties.
-        ranked.clear();
-        ranked.extend(
-            prior
-                .iter()
-                .enumerate()
-                .map(|(k, &post)| (scores[offset + k], post)),
-        );
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        served.user.push(user);
-        served.treatment.push(model.add(
-            world,
-            user,
-            day,
-            ranked.iter().take(len).map(|&(_, p)| p),
-        ));
-        served
-            .control
-            .push(logging.add(world, user, day, prior.iter().take(len).copied()));
-        offset += prior.len();
-        debug_assert!(
-            requests
-                .request
-                .get(offset)
-                .is_none_or(|&q| q as usize == r + 1)
-        );
-    }
-    let ctr = model.ctr();
-    let ctr_logging_policy = logging.ctr();
-    let online = Online {
-        ctr,
-        ctr_logging_policy,
-        ctr_lift: if ctr_logging_policy > 0.0 {
-            ctr / ctr_logging_policy - 1.0
-        } else {
-            0.0
-        },
-        engagement_per_session: model.engagement / model.sessions.max(1) as f64,
-        hide_rate: model.hides / model.impressions.max(1) as f64,
-        diversity: model.diversity / model.sessions.max(1) as f64,
-        sessions: model.sessions,
-    };
-    (online, served)
-}
-
 /// The monitoring step (see [`monitor`]): a model trained on the days
 /// before the last `design.monitor.days` serves them one by one, retrained as the
 /// design's policy says on the labels that have arrived. Each deployment
@@ -859,19 +776,25 @@ fn monitor_days(
             )
         });
         let trained = model.at(design.quantization);
-        let valid_set = model.fitted.transform(table, &valid);
-        let reference_scores = trained.scores(&valid_set, table, &valid);
+        let valid_set = model.served.logged(table, &model.fitted, newest, &valid);
+        let reference_scores = trained.scores(&valid_set, creator_ctr(table), &valid);
         (!reference_scores.is_empty()).then_some(((model, trained), Deployed { reference_scores }))
     };
     let view = |(model, trained): &(Arc<FittedModel>, Trained), day: u16| {
         let rows = rows_of(day, day + 1);
-        let set = model.fitted.transform(table, &rows);
-        let scores = trained.scores(&set, table, &rows);
+        let set = model.served.logged(table, &model.fitted, day, &rows);
+        let scores = trained.scores(&set, creator_ctr(table), &rows);
         let labels = rows
             .iter()
             .map(|&i| u8::from(table.label[i] > 0.5))
             .collect();
-        let (online, _) = serve(world, design, trained, &model.fitted, seed, day..day + 1);
+        let (online, _) = serve(
+            world,
+            design.features,
+            (trained, &model.fitted, &model.served),
+            seed,
+            day..day + 1,
+        );
         DayView {
             scores,
             labels,
@@ -881,57 +804,9 @@ fn monitor_days(
     monitor::run(first..last, design.monitor, deploy, view)
 }
 
-/// Expected outcomes of served sessions, summed.
-#[derive(Default)]
-struct Outcome {
-    sessions: usize,
-    impressions: usize,
-    clicks: f64,
-    engagement: f64,
-    hides: f64,
-    diversity: f64,
-}
-
-impl Outcome {
-    /// Adds a session's expected outcomes; returns its slots' click
-    /// probabilities.
-    fn add(
-        &mut self,
-        world: &FeedWorld,
-        user: u32,
-        day: u16,
-        shown: impl Iterator<Item = u32>,
-    ) -> Vec<f64> {
-        let mut topics = 0u64;
-        let mut count = 0;
-        let mut clicks = Vec::new();
-        for (rank, post) in shown.enumerate() {
-            let examined = world.examination((rank + 1) as u8);
-            let e = world.engagement(user, post, day, examined);
-            let [like, share, hide] = e.expected();
-            self.clicks += e.click;
-            clicks.push(e.click);
-            self.engagement += e.click + like + share;
-            self.hides += hide;
-            topics |= 1 << world.posts.topic[post as usize];
-            count += 1;
-        }
-        if count > 0 {
-            self.sessions += 1;
-            self.impressions += count;
-            self.diversity += f64::from(topics.count_ones()) / count as f64;
-        }
-        clicks
-    }
-
-    fn ctr(&self) -> f64 {
-        self.clicks / self.impressions.max(1) as f64
-    }
-}
-
 /// The creator's past click rate, or `fallback` for creators with no history.
-fn popularity_scores(table: &RawTable, rows: &[usize], fallback: f64) -> Vec<f64> {
-    let column = table.numeric_column("creator_past_ctr");
+/// `column` is the creator's past click rate of every row (see [`creator_ctr`]).
+fn popularity_scores(column: Option<&[f32]>, rows: &[usize], fallback: f64) -> Vec<f64> {
     rows.iter()
         .map(|&i| {
             column
@@ -940,6 +815,11 @@ fn popularity_scores(table: &RawTable, rows: &[usize], fallback: f64) -> Vec<f64
                 .map_or(fallback, f64::from)
         })
         .collect()
+}
+
+/// The creator's past click rate of each row of `table`, if it has one.
+fn creator_ctr(table: &RawTable) -> Option<&[f32]> {
+    table.numeric_column("creator_past_ctr")
 }
 
 #[cfg(test)]
@@ -994,6 +874,8 @@ mod tests {
         let fp32 = pipeline.run(&small()).unwrap();
         let trained = pipeline.trainings();
         assert!(trained >= 2, "the ranker and the first deployment");
+        let pools = serve::POOLS_BUILT.with(std::cell::Cell::get);
+        assert!(pools >= 2, "the online days and the monitored days");
         let int8_design = FeedDesign {
             quantization: Precision::Int8,
             ..small()
@@ -1009,6 +891,11 @@ mod tests {
             })
             .unwrap();
         assert_eq!(pipeline.trainings(), trained, "nothing retrained");
+        assert_eq!(
+            serve::POOLS_BUILT.with(std::cell::Cell::get),
+            pools,
+            "every serving pool reused"
+        );
         assert_eq!(int8.model.precision, Precision::Int8);
         assert!(int8.model.bytes < fp32.model.bytes / 2, "{:?}", int8.model);
         assert_ne!(int8.offline.auc.to_bits(), fp32.offline.auc.to_bits());

@@ -86,6 +86,20 @@ pub struct Engagement {
 }
 
 impl Engagement {
+    /// The engagement of a post whose relevance logit (see
+    /// [`FeedWorld::relevance_logit`]) is `logit`, examined with
+    /// probability `examined`.
+    pub fn from_logit(logit: f64, examined: f64) -> Engagement {
+        let relevance = sigmoid(logit);
+        Engagement {
+            relevance,
+            click: examined * relevance,
+            like_if_click: sigmoid(logit - 1.0),
+            share_if_click: sigmoid(logit - 2.5),
+            hide_if_no_click: examined * sigmoid(-logit - 5.0),
+        }
+    }
+
     /// Expected likes, shares and hides: `[like, share, hide]`.
     pub fn expected(&self) -> [f64; 3] {
         [
@@ -360,15 +374,7 @@ impl FeedWorld {
     /// probability `examined`: the probabilities the log draws from, and
     /// that online evaluation takes expectations of.
     pub fn engagement(&self, user: u32, post: u32, day: u16, examined: f64) -> Engagement {
-        let logit = self.relevance_logit(user, post, day);
-        let relevance = sigmoid(logit);
-        Engagement {
-            relevance,
-            click: examined * relevance,
-            like_if_click: sigmoid(logit - 1.0),
-            share_if_click: sigmoid(logit - 2.5),
-            hide_if_no_click: examined * sigmoid(-logit - 5.0),
-        }
+        Engagement::from_logit(self.relevance_logit(user, post, day), examined)
     }
 
     /// Probability that a post shown at `position` (from 1) is examined.
