@@ -15,6 +15,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use casebook::DesignStep;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 
@@ -807,6 +809,132 @@ async fn an_engine_that_cannot_start_is_reported() {
     browser.close().await;
 }
 
+/// Every step of both studies, at a desktop width and on a 360-pixel-wide
+/// phone screen: its charts drawn, the page no wider than the screen (only
+/// the step strip scrolls sideways, as it is meant to), every control named
+/// for screen readers; each kept as two screenshots, of the step and of its
+/// charts (`target/page-screenshots/{desktop,phone}-<study>-<n>-<step>[-charts].png`).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_step_fits_a_phone_and_names_its_controls() {
+    let browser = Browser::start(false).await;
+    let base = format!("http://{}/", server_addr());
+    for study in casebook::bundled_studies().expect("bundled studies") {
+        let id = &study.meta.id;
+        browser.goto(&format!("{base}?study={id}")).await;
+        browser.wait_for_run().await;
+        for (width, name) in [(1200, "desktop"), (360, "phone")] {
+            browser
+                .client
+                .set_window_size(width, 900)
+                .await
+                .expect("the window resizes");
+            for step in &study.steps {
+                let n = step.step.number();
+                browser
+                    .click(&format!("[data-testid=step]:nth-child({n}) button"))
+                    .await;
+                browser.drawn_charts(&step.charts).await;
+                let at = format!("{id}, step {n} at {width} px");
+                let [page, screen] = browser.page_and_screen_width().await;
+                if width == 360 {
+                    assert!(screen <= 400.0, "{at}: the screen is {screen} px wide");
+                    assert!(page <= screen, "{at}: the page is {page} px wide");
+                    let rows = browser
+                        .eval(
+                            "return new Set(Array.from(document.querySelectorAll('[data-testid=step]'),
+                               e => Math.round(e.getBoundingClientRect().top))).size;",
+                            vec![],
+                        )
+                        .await;
+                    assert_eq!(rows, 1, "{at}: the steps are not one strip");
+                }
+                let unnamed = browser.unnamed_controls().await;
+                assert!(
+                    unnamed.is_empty(),
+                    "{at}: controls without a name: {unnamed:?}"
+                );
+                for (part, css) in [("", ".step-panel"), ("-charts", ".charts")] {
+                    let shown = browser
+                        .eval(
+                            "const e = document.querySelector(arguments[0]);
+                             if (e) e.scrollIntoView();
+                             return !!e;",
+                            vec![serde_json::Value::String(css.to_owned())],
+                        )
+                        .await;
+                    if shown == true {
+                        browser
+                            .screenshot(&format!("{name}-{id}-{n}-{}{part}", step.step.id()))
+                            .await;
+                    }
+                }
+            }
+        }
+    }
+    browser.close().await;
+}
+
+/// From the keyboard alone, on a phone screen: Tab reaches the step
+/// navigator, Enter opens the model step, Tab reaches its first knob, and an
+/// arrow key or the space bar changes it; the engine reruns and the URL
+/// holds the new value.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_keyboard_alone_opens_a_step_and_changes_a_knob() {
+    let browser = Browser::start(false).await;
+    browser
+        .client
+        .set_window_size(360, 900)
+        .await
+        .expect("the window resizes");
+    browser.goto(&format!("http://{}/", server_addr())).await;
+    let auc = browser.card_after_run("offline.auc").await;
+    let model = DesignStep::ModelAndOfflineEvaluation;
+    let focused = browser
+        .tab_until(&format!(
+            "a.closest('[data-testid=step]') && a.textContent.includes({:?})",
+            model.title()
+        ))
+        .await;
+    assert!(focused.contains(model.title()), "{focused}");
+    browser.press(Key::Enter).await;
+    let current = browser.text("[data-testid=step] [aria-current=step]").await;
+    assert!(
+        current.contains(model.title()),
+        "the current step is {current}"
+    );
+
+    let knob = browser.tab_until("a.hasAttribute('data-knob')").await;
+    let read = "const a = document.activeElement;
+                return [a.getAttribute('data-knob'), a.type, String(a.type === 'checkbox' ? a.checked : a.value)];";
+    let before = browser.eval(read, vec![]).await;
+    let kind = before[1].as_str().unwrap_or_default().to_owned();
+    browser
+        .press(if kind == "checkbox" {
+            Key::Space
+        } else {
+            Key::Down
+        })
+        .await;
+    let after = browser.eval(read, vec![]).await;
+    assert_eq!(after[0], before[0], "the focus stayed on {knob}");
+    assert_ne!(
+        after[2], before[2],
+        "{knob} ({kind}) changed from the keyboard"
+    );
+    let changed = browser.wait_for_card_change("offline.auc", &auc).await;
+    assert_ne!(changed, auc);
+    let url = browser.client.current_url().await.expect("the URL");
+    let (id, value) = (
+        after[0].as_str().unwrap_or_default(),
+        after[2].as_str().unwrap_or_default(),
+    );
+    assert!(
+        url.query_pairs().any(|(k, v)| k == id && v == value),
+        "{url} holds {id}={value}"
+    );
+    browser.close().await;
+}
+
 /// The page benchmark (`scripts/bench-page.sh`, feature `page-bench`, not
 /// run by CI): on the CPU backend, opens every step of every bundled study
 /// and changes each of its knobs through its control (every other value of
@@ -825,7 +953,13 @@ async fn page_benchmark() {
         for step in &study.steps {
             let url = format!("{base}?study={}&step={}", study.meta.id, step.step.id());
             browser.client.goto(&url).await.expect("page loads");
-            first.push(browser.next_measure("casebook:first-charts", 0).await.0);
+            let (ms, _) = browser.next_measure("casebook:first-charts", 0).await;
+            println!(
+                "{} step {}: first charts {ms:.0} ms",
+                study.meta.id,
+                step.step.id()
+            );
+            first.push(ms);
             let trains = !matches!(
                 step.step,
                 DesignStep::PredictionService | DesignStep::OnlineTesting
@@ -1022,6 +1156,84 @@ impl Browser {
             .expect("query");
         assert!(panics.is_empty(), "the error panel is showing");
         badge.text().await.expect("badge text")
+    }
+
+    /// Waits until a run has finished.
+    async fn wait_for_run(&self) {
+        self.client
+            .wait()
+            .at_most(Duration::from_mins(1))
+            .for_element(Locator::Css("[data-testid=status][data-state=done]"))
+            .await
+            .expect("the run finishes");
+    }
+
+    /// The page's width (what it would scroll to) and the screen's, in CSS pixels.
+    async fn page_and_screen_width(&self) -> [f64; 2] {
+        let read = self
+            .eval(
+                "const d = document.documentElement; return [d.scrollWidth, d.clientWidth];",
+                vec![],
+            )
+            .await;
+        [0, 1].map(|i| read[i].as_f64().unwrap_or(f64::NAN))
+    }
+
+    /// The controls on screen a screen reader has no name for: no
+    /// `aria-label`, `aria-labelledby`, `<label>`, title, or (for buttons
+    /// and links) text.
+    async fn unnamed_controls(&self) -> Vec<String> {
+        let list = self
+            .eval(
+                "const unnamed = [];
+                 for (const el of document.querySelectorAll('input, select, textarea, button, a[href]')) {
+                   if (el.getClientRects().length === 0) continue;
+                   const by = (el.getAttribute('aria-labelledby') || '').split(' ')
+                     .map(i => (document.getElementById(i) || {}).textContent || '').join('');
+                   const name = [el.getAttribute('aria-label') || '', by,
+                     Array.from(el.labels || []).map(l => l.textContent).join(''),
+                     el.getAttribute('title') || '',
+                     (el.tagName === 'BUTTON' || el.tagName === 'A') ? el.textContent : ''].join('').trim();
+                   if (!name) unnamed.push(el.outerHTML.slice(0, 160));
+                 }
+                 return unnamed;",
+                vec![],
+            )
+            .await;
+        list.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| v.as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Presses `key` on whatever has the focus.
+    async fn press(&self, key: Key) {
+        let key: char = key.into();
+        let actions = KeyActions::new("keyboard".to_owned())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client
+            .perform_actions(actions)
+            .await
+            .expect("the key press");
+    }
+
+    /// Presses Tab until the focused element `a` makes the JavaScript
+    /// expression `test` true (at most 200 times); returns its outer HTML.
+    async fn tab_until(&self, test: &str) -> String {
+        let script = format!(
+            "const a = document.activeElement; return ({test}) ? a.outerHTML.slice(0, 300) : null;"
+        );
+        for _ in 0..200 {
+            self.press(Key::Tab).await;
+            if let Some(html) = self.eval(&script, vec![]).await.as_str() {
+                return html.to_owned();
+            }
+        }
+        panic!("Tab never reached an element where {test}");
     }
 
     /// Waits for `css` to appear, then returns its text.
