@@ -703,11 +703,13 @@ fn throughput<DB: DrawingBackend>(
     let qps = points().map(|h| h[0]).fold(0.0, f64::max);
     let slo = series.first().map_or(0.0, |s| s.data.latency.slo_ms);
     let p99 = points().map(|h| h[1]).fold(slo, f64::max);
+    let (_, h) = area.dim_in_pixel();
+    let ceiling = legend_ceiling(theme, h, series.len() + 1, 0.0, (p99 * 1.05).max(1.0));
     let mut chart = plane(
         area,
         theme,
         0.0..(qps * 1.1).max(1.0),
-        0.0..(p99 * 1.15).max(1.0),
+        0.0..ceiling,
         ("Offered load, requests per second", "p99 latency, ms"),
     )?;
     reference(
@@ -830,11 +832,15 @@ fn drift<DB: DrawingBackend>(
     let pad = ((high - low) * 0.15).max(1e-3);
     let (_, h) = area.dim_in_pixel();
     let (top, bottom) = area.split_vertically(h * 3 / 5);
+    // The legend sits in the upper left, above the lines: one row per
+    // design's line, the baseline's, and the retraining marker's.
+    let rows = monitored.len() + 1 + usize::from(days().any(|d| d.retrained));
+    let ceiling = legend_ceiling(theme, h * 3 / 5, rows, low - pad, high + pad);
     let mut upper = plane_counting(
         &top,
         theme,
         x.clone(),
-        (low - pad)..(high + pad),
+        (low - pad)..ceiling,
         ("", names.metric.as_str()),
         true,
     )?;
@@ -872,9 +878,28 @@ fn drift<DB: DrawingBackend>(
             .label("Retrained model deployed")
             .legend(swatch(style, theme));
     }
-    legend(&mut upper, theme, SeriesLabelPosition::LowerLeft)?;
+    legend(&mut upper, theme, SeriesLabelPosition::UpperLeft)?;
 
     drift_statistics(&monitored, &bottom, x, theme)
+}
+
+/// The top of the y axis of a plane in a panel `panel` pixels tall, with
+/// values from `bottom` to `high`, that leaves a legend of `rows` entries
+/// in its upper corner clear of the data.
+fn legend_ceiling(theme: Theme, panel: u32, rows: usize, bottom: f64, high: f64) -> f64 {
+    // The plane's margins and x label area, as `plane_counting` lays them out.
+    let plot = panel.saturating_sub(2 * theme.px(10.0) + theme.px(42.0));
+    let rows = u32::try_from(rows).unwrap_or(u32::MAX);
+    let legend = rows.saturating_mul(theme.px(15.0)) + theme.px(18.0);
+    headroom(bottom, high, plot, legend)
+}
+
+/// The top of a y axis from `bottom` whose upper `legend` pixels of a
+/// `plot` pixels tall hold no value up to `high`, so a legend drawn there
+/// covers no point. At most 60% of the plot is given to the legend.
+fn headroom(bottom: f64, high: f64, plot: u32, legend: u32) -> f64 {
+    let share = (f64::from(legend) / f64::from(plot.max(1))).min(0.6);
+    (high - share * bottom) / (1.0 - share)
 }
 
 /// The drift chart's lower panel: the detector's statistic per day, alert
@@ -999,6 +1024,18 @@ fn cost<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headroom_keeps_the_legend_rows_free_of_data() {
+        // A 200-pixel plot from 0 to 1 with a 50-pixel legend: 1 maps to
+        // 50 pixels below the top.
+        let top = headroom(0.0, 1.0, 200, 50);
+        assert!(((top - 1.0) / top * 200.0 - 50.0).abs() < 1e-9);
+        // A legend taller than the plot still leaves 40% to the data.
+        let top = headroom(2.0, 3.0, 100, 500);
+        assert!(((3.0 - 2.0) / (top - 2.0) - 0.4).abs() < 1e-9);
+        assert!((headroom(0.0, 1.0, 200, 0) - 1.0).abs() < 1e-12);
+    }
 
     #[test]
     fn nice_ceilings_are_one_two_or_five_times_a_power_of_ten() {
