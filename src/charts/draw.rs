@@ -164,6 +164,12 @@ const CENTER: Pos = Pos {
     v_pos: VPos::Center,
 };
 
+/// Every plane's margin around its drawing area, in CSS pixels.
+const MARGIN: f64 = 10.0;
+/// The height under a plane for its x axis's ticks and description, in CSS
+/// pixels.
+const X_LABEL_AREA: f64 = 42.0;
+
 /// A plane with labelled axes and a light grid.
 fn plane<'a, DB: DrawingBackend>(
     area: &'a Area<DB>,
@@ -185,8 +191,8 @@ fn plane_counting<'a, DB: DrawingBackend>(
     counting: bool,
 ) -> Result<Plane<'a, DB>, ChartError> {
     let mut chart = ChartBuilder::on(area)
-        .margin(theme.px(10.0))
-        .x_label_area_size(theme.px(42.0))
+        .margin(theme.px(MARGIN))
+        .x_label_area_size(theme.px(X_LABEL_AREA))
         .y_label_area_size(theme.px(58.0))
         .build_cartesian_2d(x, y)?;
     let whole = |x: &f64| format!("{x:.0}");
@@ -469,12 +475,12 @@ fn confusion<DB: DrawingBackend>(
     let panels = area.split_evenly((1, shown.len().max(1)));
     for (i, ((label, c), panel)) in shown.iter().zip(&panels).enumerate() {
         let mut chart = ChartBuilder::on(panel)
-            .margin(theme.px(10.0))
+            .margin(theme.px(MARGIN))
             .caption(
                 format!("{label}, threshold {}", c.threshold.unwrap_or(0.5)),
                 theme.font(12.0),
             )
-            .x_label_area_size(theme.px(42.0))
+            .x_label_area_size(theme.px(X_LABEL_AREA))
             .y_label_area_size(theme.px(70.0))
             .build_cartesian_2d((0u32..2u32).into_segmented(), (0u32..2u32).into_segmented())?;
         let name = |v: &SegmentValue<u32>| match v {
@@ -620,8 +626,8 @@ fn latency<DB: DrawingBackend>(
         .fold(0.0, f64::max)
         * 1.25;
     let mut chart = ChartBuilder::on(area)
-        .margin(theme.px(10.0))
-        .x_label_area_size(theme.px(42.0))
+        .margin(theme.px(MARGIN))
+        .x_label_area_size(theme.px(X_LABEL_AREA))
         .y_label_area_size(theme.px(58.0))
         .build_cartesian_2d((low * 0.9..high * 1.1).log_scale(), 0.0..top.max(1.0))?;
     chart
@@ -754,8 +760,8 @@ fn ab_test<DB: DrawingBackend>(
     let metric = tests.first().map_or("", |(_, ab)| ab.metric.as_str());
     let rows = tests.len() as f64;
     let mut chart = ChartBuilder::on(area)
-        .margin(theme.px(10.0))
-        .x_label_area_size(theme.px(42.0))
+        .margin(theme.px(MARGIN))
+        .x_label_area_size(theme.px(X_LABEL_AREA))
         .y_label_area_size(theme.px(12.0))
         .build_cartesian_2d((low - pad)..(high + pad), 0.0..rows)?;
     chart
@@ -887,8 +893,7 @@ fn drift<DB: DrawingBackend>(
 /// values from `bottom` to `high`, that leaves a legend of `rows` entries
 /// in its upper corner clear of the data.
 fn legend_ceiling(theme: Theme, panel: u32, rows: usize, bottom: f64, high: f64) -> f64 {
-    // The plane's margins and x label area, as `plane_counting` lays them out.
-    let plot = panel.saturating_sub(2 * theme.px(10.0) + theme.px(42.0));
+    let plot = panel.saturating_sub(2 * theme.px(MARGIN) + theme.px(X_LABEL_AREA));
     let rows = u32::try_from(rows).unwrap_or(u32::MAX);
     let legend = rows.saturating_mul(theme.px(15.0)) + theme.px(18.0);
     headroom(bottom, high, plot, legend)
@@ -977,8 +982,8 @@ fn cost<DB: DrawingBackend>(
         .fold(0.0, f64::max);
     let rows = items.len() as f64;
     let mut chart = ChartBuilder::on(area)
-        .margin(theme.px(10.0))
-        .x_label_area_size(theme.px(42.0))
+        .margin(theme.px(MARGIN))
+        .x_label_area_size(theme.px(X_LABEL_AREA))
         .y_label_area_size(theme.px(12.0))
         .build_cartesian_2d(0.0..(high * 1.3).max(0.01), 0.0..rows.max(1.0))?;
     chart
