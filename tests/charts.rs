@@ -85,9 +85,13 @@ fn every_chart_a_step_shows_draws_what_the_report_measured() {
                         "Current (ECE {:.3})",
                         metric(&report, "offline.ece")
                     )],
+                    // Percentiles that read the same share a label
+                    // ("p50 = p95 = p99 = 7.2 ms").
                     Chart::Latency => vec![
-                        format!("p50 {:.1}", metric(&report, "serving.p50_ms")),
-                        format!("p99 {:.1}", metric(&report, "serving.p99_ms")),
+                        "p50 ".to_owned(),
+                        format!("{:.1} ms", metric(&report, "serving.p50_ms")),
+                        "p99 ".to_owned(),
+                        format!("{:.1} ms", metric(&report, "serving.p99_ms")),
                         format!("SLO {} ms", metric(&report, "serving.slo_ms")),
                     ],
                     Chart::Confusion => {

@@ -625,11 +625,15 @@ fn latency<DB: DrawingBackend>(
         .flat_map(|l| share(l).into_iter().map(|b| b.2))
         .fold(0.0, f64::max)
         * 1.25;
+    // The legend's rows (each design and the SLO) sit above the bars and
+    // the percentile labels.
+    let (_, h) = area.dim_in_pixel();
+    let ceiling = legend_ceiling(theme, h, series.len() + 1, 0.0, top.max(1.0));
     let mut chart = ChartBuilder::on(area)
         .margin(theme.px(MARGIN))
         .x_label_area_size(theme.px(X_LABEL_AREA))
         .y_label_area_size(theme.px(58.0))
-        .build_cartesian_2d((low * 0.9..high * 1.1).log_scale(), 0.0..top.max(1.0))?;
+        .build_cartesian_2d((low * 0.9..high * 1.1).log_scale(), 0.0..ceiling)?;
     chart
         .configure_mesh()
         .x_desc("Latency, ms (log scale)")
@@ -659,13 +663,13 @@ fn latency<DB: DrawingBackend>(
             .label(s.label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], fill));
         // The percentiles, the first series' labelled at staggered heights
-        // (they are often a pixel apart).
+        // (they are often a pixel apart; equal ones share a label).
         let marks = [
             ("p50", l.p50_ms, 2.0, 0.97),
             ("p95", l.p95_ms, 4.0, 0.87),
             ("p99", l.p99_ms, 7.0, 0.77),
         ];
-        for (name, at, dash, height) in marks {
+        for (_, at, dash, height) in marks {
             let style = theme.line(color, 1.5);
             chart.draw_series(DashedLineSeries::new(
                 vec![(at, 0.0), (at, top * height)],
@@ -673,9 +677,12 @@ fn latency<DB: DrawingBackend>(
                 theme.px(3.0),
                 style,
             ))?;
-            if i == 0 {
+        }
+        if i == 0 {
+            let labels = percentile_labels(&marks.map(|(name, at, _, _)| (name, at)));
+            for ((label, at), (.., height)) in labels.into_iter().zip(marks) {
                 chart.draw_series([Text::new(
-                    format!(" {name} {at:.1} ms"),
+                    format!(" {label}"),
                     (at, top * height),
                     theme.font(10.5).pos(Pos::new(HPos::Left, VPos::Center)),
                 )])?;
@@ -698,6 +705,27 @@ fn latency<DB: DrawingBackend>(
         .label_font(theme.font(11.0))
         .draw()?;
     Ok(())
+}
+
+/// The percentile markers' labels, each at its value: markers whose values
+/// read the same share one label ("p50 = p95 = p99 = 7.2 ms"), which
+/// would otherwise be drawn over each other.
+fn percentile_labels(marks: &[(&str, f64)]) -> Vec<(String, f64)> {
+    let mut labels: Vec<(Vec<&str>, String, f64)> = Vec::new();
+    for &(name, at) in marks {
+        let value = format!("{at:.1} ms");
+        match labels.last_mut() {
+            Some((names, last, _)) if *last == value => names.push(name),
+            _ => labels.push((vec![name], value, at)),
+        }
+    }
+    labels
+        .into_iter()
+        .map(|(names, value, at)| match names.as_slice() {
+            [one] => (format!("{one} {value}"), at),
+            _ => (format!("{} = {value}", names.join(" = ")), at),
+        })
+        .collect()
 }
 
 fn throughput<DB: DrawingBackend>(
@@ -736,7 +764,7 @@ fn throughput<DB: DrawingBackend>(
                     .map(|h| Circle::new((h[0], h[1]), r, color.filled())),
             )?
             .label(format!(
-                "{}: one point per {}",
+                "{}, per {}",
                 s.label,
                 super::interval_label(s.data.interval_s)
             ))
@@ -1029,6 +1057,23 @@ fn cost<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equal_percentiles_share_one_label() {
+        let label = |marks: &[(&str, f64)]| percentile_labels(marks);
+        assert_eq!(
+            label(&[("p50", 7.21), ("p95", 7.24), ("p99", 7.2)]),
+            [("p50 = p95 = p99 = 7.2 ms".to_owned(), 7.21)]
+        );
+        assert_eq!(
+            label(&[("p50", 2.2), ("p95", 3.37), ("p99", 3.38)]),
+            [
+                ("p50 2.2 ms".to_owned(), 2.2),
+                ("p95 = p99 = 3.4 ms".to_owned(), 3.37)
+            ]
+        );
+        assert_eq!(label(&[("p50", 1.0), ("p95", 2.0), ("p99", 1.0)]).len(), 3);
+    }
 
     #[test]
     fn headroom_keeps_the_legend_rows_free_of_data() {
