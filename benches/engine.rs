@@ -57,6 +57,42 @@ fn main() {
     if wanted("knobs") {
         bench_knobs();
     }
+    if wanted("first") {
+        bench_first();
+    }
+}
+
+/// A page's first run: each bundled study's default design on a fresh
+/// engine, computing what one step shows (`DesignStep::scope`: the stages
+/// every step shows, plus retrieval for the architecture step or the
+/// monitored days for the monitoring step) or everything.
+fn bench_first() {
+    use casebook::{DesignStep, Scope};
+    let studies = casebook::bundled_studies().expect("the bundled studies parse");
+    for study in &studies {
+        let design = study.default_design(1);
+        let scopes = [
+            ("most steps", DesignStep::Features.scope()),
+            ("architecture", DesignStep::Architecture.scope()),
+            ("monitoring", DesignStep::ScalingAndMonitoring.scope()),
+            ("everything", Scope::ALL),
+        ];
+        for (what, scope) in scopes {
+            let time = median_of(3, || {
+                let mut runner = casebook::Runner::default();
+                black_box(
+                    runner
+                        .run_scoped(study, &design, scope, &mut |_| {})
+                        .expect("valid design"),
+                );
+            });
+            println!(
+                "first run, {}, {what}: {:.0} ms (median of 3)",
+                study.meta.id,
+                time.as_secs_f64() * 1e3
+            );
+        }
+    }
 }
 
 /// Knobs that retrain nothing, as the page runs them: a study's default
@@ -130,8 +166,9 @@ fn bench_monitoring() {
                 })
                 .expect("valid design");
             times.push(started.map_or(Duration::ZERO, |s| s.elapsed()));
-            days = report.monitoring.day_count;
-            retrains = report.monitoring.retrains;
+            let monitoring = report.monitoring.expect("a full run monitors");
+            days = monitoring.day_count;
+            retrains = monitoring.retrains;
         }
         times.sort();
         println!(

@@ -182,11 +182,10 @@ impl From<&Report> for ChartData {
                         [total - treatment, treatment]
                     },
                 });
-                data.drift = Some(DriftData {
+                data.drift = r.monitoring.as_ref().map(|m| DriftData {
                     metric: "Online CTR".to_owned(),
                     baseline: "Production ranking".to_owned(),
-                    days: r
-                        .monitoring
+                    days: m
                         .days
                         .iter()
                         .map(|d| DriftDay {
@@ -205,11 +204,10 @@ impl From<&Report> for ChartData {
                 data.curves = Some(curve_data(&r.curves, true, o.auc, o.pr_auc, o.ece));
                 data.loss = LossData::from(&r.training);
                 cost.push(("Labels".to_owned(), r.data.label_cost));
-                data.drift = Some(DriftData {
+                data.drift = r.monitoring.as_ref().map(|m| DriftData {
                     metric: "Harmful posts caught".to_owned(),
                     baseline: "Keyword rule".to_owned(),
-                    days: r
-                        .monitoring
+                    days: m
                         .days
                         .iter()
                         .map(|d| DriftDay {

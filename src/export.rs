@@ -64,6 +64,7 @@ mod tests {
             study: "feed-ranking".to_owned(),
             seed: 7,
             backend: "CPU".to_owned(),
+            scope: crate::study::Scope::ALL,
             metrics: [
                 ("offline.auc", 0.1 + 0.2),
                 ("ab.p_value", f64::NAN),

@@ -20,7 +20,7 @@ pub use compute::{AdapterDescription, Backend};
 pub use markdown::markdown_to_html;
 pub use study::{
     BROWSER_MAX_IMPRESSIONS, Better, Chart, Claim, ClaimResult, DEFAULT_SEED, Design, DesignStep,
-    Direction, Knob, KnobKind, KnobValue, Metric, Report, RunError, Runner, Step, Study,
+    Direction, Knob, KnobKind, KnobValue, Metric, Report, RunError, Runner, Scope, Step, Study,
     StudyError, StudyMeta, StudyReport, WorldSpec, bundled_studies, parse_study, serving_traffic,
     url,
 };

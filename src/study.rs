@@ -18,6 +18,7 @@ use std::fmt;
 use serde::Serialize;
 use thiserror::Error;
 
+pub use crate::engine::pipeline::Scope;
 use crate::engine::world::content::ContentParams;
 use crate::engine::world::feed::FeedParams;
 use knobs::KnobDef;
@@ -72,6 +73,24 @@ impl DesignStep {
     /// The step's position, counted from 1.
     pub fn number(self) -> usize {
         self as usize + 1
+    }
+
+    /// The optional stages whose numbers the step shows: the architecture
+    /// step's cards are retrieval's, the monitoring step's cards and drift
+    /// chart the monitored days'. Every step also shows what every run
+    /// computes (the headline cards).
+    pub fn scope(self) -> Scope {
+        match self {
+            DesignStep::Architecture => Scope {
+                retrieval: true,
+                ..Scope::CORE
+            },
+            DesignStep::ScalingAndMonitoring => Scope {
+                monitoring: true,
+                ..Scope::CORE
+            },
+            _ => Scope::CORE,
+        }
     }
 }
 
@@ -162,10 +181,16 @@ impl WorldSpec {
     }
 
     /// The cards the app shows on `step`: the step's own metrics first
-    /// (latency on the serving step, the A/B test's or the shadow test's
-    /// and canary's on the online step, monitoring's on the last), then the world's headline metrics.
+    /// (retrieval's on the architecture step, latency on the serving step,
+    /// the A/B test's or the shadow test's and canary's on the online step,
+    /// monitoring's on the last), then the world's headline metrics.
     pub fn cards_for(&self, step: DesignStep) -> Vec<&'static str> {
         let own: &[&'static str] = match step {
+            DesignStep::Architecture => &[
+                "retrieval.recall_at_k",
+                "retrieval.neighbour_recall",
+                "retrieval.items_scanned",
+            ],
             DesignStep::PredictionService => &[
                 "serving.p50_ms",
                 "serving.p99_ms",

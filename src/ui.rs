@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use crate::export;
 use crate::markdown::markdown_to_html;
 use crate::study::url::{Embed, Panel};
-use crate::study::{Design, DesignStep, Study, bundled_studies, url};
+use crate::study::{Design, DesignStep, Scope, Study, bundled_studies, url};
 use crate::worker::protocol::{ClaimOutcome, Request, RunSummary, StudyRef};
 use charts::ChartPanel;
 use controls::{KnobControl, SeedControl};
@@ -102,6 +102,26 @@ struct StageShown {
 
 /// How long a run goes before its progress bar shows.
 const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How long the page waits, once the current step's numbers are in, before
+/// it asks the engine for the stages the step does not show (so another
+/// step opens at once and the exports hold the whole report). A change in
+/// that time is sent first instead; one made while those stages run waits
+/// for them, as any change waits for the run before it.
+const REST_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// The latest run the page asked for: its design, study and pin, the
+/// optional stages asked for or answered, the first generation that asked
+/// for this design (any answer since is this design's numbers), and the
+/// request itself.
+struct Asked {
+    design: Design,
+    source: StudyRef,
+    pin: Option<Design>,
+    scope: Scope,
+    first: u64,
+    request: Request,
+}
 
 /// The outcome of the latest run the page asked for.
 #[derive(Clone, PartialEq)]
@@ -259,8 +279,11 @@ fn Simulator(
     // The latest run's stage, and whether it has run long enough to show it.
     let stage: RwSignal<Option<StageShown>> = RwSignal::new(None);
     let slow = RwSignal::new(false);
-    // The latest run asked for; the answer to any earlier one is dropped.
+    // The latest run asked for; the answer to a run of an earlier design is
+    // dropped. `asked` is what it asked for: a step change runs only when
+    // the step needs stages the design's runs have not computed.
     let generation = StoredValue::new(0u64);
+    let asked: StoredValue<Option<Asked>> = StoredValue::new(None);
     engine.with_value(|e| {
         e.listen(move |event| match event {
             EngineEvent::Ran {
@@ -269,17 +292,51 @@ fn Simulator(
                 baseline: base,
                 pinned,
             } => {
-                if generation.try_get_value() != Some(*answered) {
+                // Any run of the design on screen counts: a step change
+                // that asks for more stages does not make the numbers
+                // already asked for wrong.
+                let first = asked.try_with_value(|a| a.as_ref().map(|a| a.first));
+                if first.flatten().is_none_or(|first| *answered < first) {
+                    return;
+                }
+                let summary = match report {
+                    Ok(summary) => summary,
+                    Err(message) => {
+                        run.try_set(RunState::Failed(message.clone()));
+                        return;
+                    }
+                };
+                asked.update_value(|a| {
+                    if let Some(a) = a {
+                        a.scope = a.scope.union(summary.scope);
+                    }
+                });
+                if !summary.scope.covers(step.get_untracked().scope()) {
+                    // A newer run adds what this step shows.
                     return;
                 }
                 baseline.try_set(base.clone());
                 pinned_run.try_set(pinned.clone());
-                run.try_set(match report {
-                    Ok(summary) => RunState::Done(Box::new(summary.clone())),
-                    Err(message) => RunState::Failed(message.clone()),
-                });
-                if report.is_ok() {
-                    clock.finish();
+                run.try_set(RunState::Done(Box::new(summary.clone())));
+                clock.finish();
+                if summary.scope != Scope::ALL {
+                    let latest = generation.get_value();
+                    set_timeout(
+                        move || {
+                            if generation.try_get_value() != Some(latest) {
+                                return;
+                            }
+                            let rest = asked.try_with_value(|a| {
+                                a.as_ref()
+                                    .filter(|a| a.scope != Scope::ALL)
+                                    .map(|a| a.request.clone().with_scope(Scope::ALL))
+                            });
+                            if let Some(request) = rest.flatten() {
+                                engine.with_value(|e| e.run(latest, &request));
+                            }
+                        },
+                        REST_AFTER,
+                    );
                 }
             }
             EngineEvent::Progress {
@@ -289,7 +346,8 @@ fn Simulator(
                 step,
                 steps,
             } => {
-                if generation.try_get_value() == Some(*answered) {
+                let first = asked.try_with_value(|a| a.as_ref().map(|a| a.first));
+                if first.flatten().is_some_and(|first| *answered >= first) {
                     stage.try_set(Some(StageShown {
                         of: of.clone(),
                         stage: name.clone(),
@@ -307,11 +365,27 @@ fn Simulator(
     Effect::new(move |_| {
         let current = design.get();
         let from = source.get();
+        let pinned = pin.get();
+        let needed = step.get().scope();
+        let had = asked.with_value(|a| {
+            a.as_ref()
+                .filter(|a| a.design == current && a.source == from && a.pin == pinned)
+                .map(|a| (a.scope, a.first))
+        });
+        let (scope, first) = match had {
+            Some((had, _)) if had.covers(needed) => return,
+            Some((had, first)) => (had.union(needed), Some(first)),
+            None => (needed, None),
+        };
         generation.update_value(|g| *g += 1);
         let mine = generation.get_value();
+        // A run of this design still going goes on showing its stage.
+        let going = first.is_some() && run.with_untracked(|r| matches!(r, RunState::Running));
         run.set(RunState::Running);
-        stage.set(None);
-        slow.set(false);
+        if !going {
+            stage.set(None);
+            slow.set(false);
+        }
         set_timeout(
             move || {
                 if generation.try_get_value() == Some(mine) {
@@ -320,7 +394,17 @@ fn Simulator(
             },
             PROGRESS_AFTER,
         );
-        let request = Request::run(mine, from, &current).with_pin(pin.get().as_ref());
+        let request = Request::run(mine, from.clone(), &current)
+            .with_pin(pinned.as_ref())
+            .with_scope(scope);
+        asked.set_value(Some(Asked {
+            design: current,
+            source: from,
+            pin: pinned,
+            scope,
+            first: first.unwrap_or(mine),
+            request: request.clone(),
+        }));
         engine.with_value(|e| e.run(mine, &request));
     });
 
@@ -707,14 +791,19 @@ fn Results(
 }
 
 /// Links that download the run's report as JSON and its metrics as CSV,
-/// once the numbers on the page are the current design's.
+/// once the numbers on the page are the current design's and the report is whole.
 #[component]
 fn Exports(design: RwSignal<Design>, run: RwSignal<RunState>) -> impl IntoView {
     move || {
         run.with(|state| {
+            // The whole report: a run that left stages out is completed
+            // moments later.
             let RunState::Done(summary) = state else {
                 return None;
             };
+            if summary.scope != Scope::ALL {
+                return None;
+            }
             let pairs: Vec<(String, String)> = design.with_untracked(|d| {
                 d.values
                     .iter()

@@ -12,7 +12,7 @@ mod web;
 pub use web::start;
 
 use crate::engine::pipeline::Stage;
-use crate::study::{Design, Runner, Study, bundled_studies, parse_study};
+use crate::study::{Design, Runner, Scope, Study, bundled_studies, parse_study};
 use protocol::{Reply, Request, RunSummary, StudyRef, design_from_pairs};
 
 /// Summaries kept: the default design's, the pinned one's, and the last
@@ -81,14 +81,15 @@ impl Service {
                 seed,
                 design,
                 pinned,
+                scope,
             } => {
-                let (report, baseline) = self.run(&study, seed, &design, generation, post);
+                let (report, baseline) = self.run(&study, seed, &design, scope, generation, post);
                 let pinned = pinned.map(|pairs| {
                     let study_ref = &study;
                     let study = self.study(study_ref)?;
                     let design = design_from_pairs(&study, seed, &pairs)?;
                     let mut tell = announce(post, generation, "design A");
-                    self.summary(study_ref, &study, &design, &mut tell)
+                    self.summary(study_ref, &study, &design, scope, &mut tell)
                 });
                 Reply::Ran {
                     generation,
@@ -109,12 +110,14 @@ impl Service {
         }
     }
 
-    /// The design's summary and the default design's.
+    /// The design's summary and the default design's, each with at least
+    /// the optional stages `scope` names.
     fn run(
         &mut self,
         study_ref: &StudyRef,
         seed: u64,
         pairs: &[(String, String)],
+        scope: Scope,
         generation: u64,
         post: &mut dyn FnMut(Reply),
     ) -> (Result<RunSummary, String>, Option<RunSummary>) {
@@ -127,35 +130,43 @@ impl Service {
             study_ref,
             &study,
             &default,
+            scope,
             &mut announce(&mut *post, generation, "the default design"),
         );
         let mut tell = announce(post, generation, "your design");
         let report = design_from_pairs(&study, seed, pairs)
-            .and_then(|design| self.summary(study_ref, &study, &design, &mut tell));
+            .and_then(|design| self.summary(study_ref, &study, &design, scope, &mut tell));
         (report, baseline.ok())
     }
 
-    /// The summary of `design`: kept from a recent run, or run now.
+    /// The summary of `design` with at least the optional stages `scope`
+    /// names: kept from a recent run, or run now (with the stages a kept
+    /// summary had, which the runner's memo answers at once).
     fn summary(
         &mut self,
         study_ref: &StudyRef,
         study: &Study,
         design: &Design,
+        scope: Scope,
         progress: &mut dyn FnMut(Stage),
     ) -> Result<RunSummary, String> {
+        let mut scope = scope;
         if let Some(i) = self
             .summaries
             .iter()
             .position(|(r, d, _)| r == study_ref && d == design)
         {
             let entry = self.summaries.remove(i);
-            let summary = entry.2.clone();
-            self.summaries.push(entry);
-            return Ok(summary);
+            if entry.2.scope.covers(scope) {
+                let summary = entry.2.clone();
+                self.summaries.push(entry);
+                return Ok(summary);
+            }
+            scope = scope.union(entry.2.scope);
         }
         let summary = self
             .runner
-            .run_with(study, design, progress)
+            .run_scoped(study, design, scope, progress)
             .map(|report| RunSummary::from(&report))
             .map_err(|e| e.to_string())?;
         if self.summaries.len() == CACHED_SUMMARIES {
@@ -263,6 +274,109 @@ mod tests {
             panic!("a run reply");
         };
         assert_eq!(report.unwrap(), baseline);
+    }
+
+    #[test]
+    fn a_step_gets_the_numbers_it_shows_first_and_the_rest_after() {
+        use crate::charts::describe;
+        use crate::study::DesignStep;
+        let study = bundled_studies().unwrap().remove(0);
+        assert_eq!(study.meta.id, "feed-ranking");
+        let feed = StudyRef::Bundled {
+            id: study.meta.id.clone(),
+        };
+        let design = study.default_design(DEFAULT_SEED);
+        let mut service = Service::default();
+        let ask = |service: &mut Service, scope: Scope| {
+            let mut stages = Vec::new();
+            let request = Request::run(1, feed.clone(), &design).with_scope(scope);
+            let reply = service.handle_with(request, &mut |r| {
+                if let Reply::Progress { stage, .. } = r {
+                    stages.push(stage);
+                }
+            });
+            let Reply::Ran {
+                report, baseline, ..
+            } = reply
+            else {
+                panic!("a run reply");
+            };
+            (report.unwrap(), baseline.unwrap(), stages)
+        };
+        let label = |stages: &[Stage]| -> Vec<String> {
+            stages.iter().map(|s| s.label().to_owned()).collect()
+        };
+
+        // The stages every step shows, and nothing of the others.
+        let (core, baseline, stages) = ask(&mut service, Scope::CORE);
+        assert_eq!(core.scope, Scope::CORE);
+        assert_eq!(core, baseline, "the default design is its own baseline");
+        assert_eq!(
+            stages,
+            label(&[
+                Stage::World,
+                Stage::Features,
+                Stage::Training,
+                Stage::Serving
+            ])
+        );
+        assert!(
+            core.metrics
+                .keys()
+                .all(|k| !k.starts_with("retrieval.") && !k.starts_with("monitoring.")),
+            "{:?}",
+            core.metrics.keys()
+        );
+        assert!(core.charts.drift.is_none());
+
+        // The rest runs only what was left out, and changes nothing.
+        let (full, _, stages) = ask(&mut service, Scope::ALL);
+        assert_eq!(full.scope, Scope::ALL);
+        assert_eq!(stages, label(&[Stage::Retrieval, Stage::Monitoring]));
+        for (key, value) in &core.metrics {
+            assert_eq!(full.metrics[key].to_bits(), value.to_bits(), "{key}");
+        }
+        assert!(full.metrics.contains_key("monitoring.mean_ctr"));
+        assert!(
+            study
+                .world
+                .cards_for(DesignStep::Architecture)
+                .contains(&"retrieval.recall_at_k")
+        );
+
+        // Each step's scope holds every card and chart the step shows, in
+        // both studies.
+        for study in [study, content_study()] {
+            let design = study.default_design(DEFAULT_SEED);
+            let mut run = |scope| {
+                service
+                    .runner
+                    .run_scoped(&study, &design, scope, &mut |_| {})
+                    .map(|r| RunSummary::from(&r))
+                    .unwrap()
+            };
+            let full = run(Scope::ALL);
+            for step in &study.steps {
+                let scoped = run(step.step.scope());
+                for key in study.world.cards_for(step.step) {
+                    assert!(full.metrics.contains_key(key), "{key}");
+                    assert!(
+                        scoped.metrics.contains_key(key),
+                        "{}: {key}",
+                        step.step.id()
+                    );
+                }
+                for &chart in &step.charts {
+                    assert!(describe(chart, &full.charts).is_some(), "{chart:?}");
+                    assert_eq!(
+                        describe(chart, &scoped.charts),
+                        describe(chart, &full.charts),
+                        "{}: {chart:?}",
+                        step.step.id()
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -382,6 +496,7 @@ mod tests {
             seed: 1,
             design: Vec::new(),
             pinned: None,
+            scope: Scope::ALL,
         });
         let Reply::Ran { report, .. } = unknown else {
             panic!("a run reply");

@@ -833,8 +833,18 @@ async fn every_step_fits_a_phone_and_names_its_controls() {
                 browser
                     .click(&format!("[data-testid=step]:nth-child({n}) button"))
                     .await;
+                // A step that shows stages the first run left out runs them.
+                browser.wait_for_run().await;
                 browser.drawn_charts(&step.charts).await;
                 let at = format!("{id}, step {n} at {width} px");
+                for key in study.world.cards_for(step.step) {
+                    let cards = browser
+                        .client
+                        .find_all(Locator::Css(&format!("[data-metric='{key}']")))
+                        .await
+                        .expect("query");
+                    assert_eq!(cards.len(), 1, "{at}: the card {key}");
+                }
                 let [page, screen] = browser.page_and_screen_width().await;
                 if width == 360 {
                     assert!(screen <= 400.0, "{at}: the screen is {screen} px wide");
@@ -1400,6 +1410,9 @@ impl Browser {
 
     /// The text behind the link `css` points at.
     async fn fetch_link(&self, css: &str) -> String {
+        // The exports show once the report is whole, a moment after the
+        // step's own numbers.
+        self.wait_text(css).await;
         let text = self
             .client
             .execute_async(

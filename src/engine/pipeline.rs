@@ -14,7 +14,7 @@ pub use curves::{CURVE_POINTS, Curves, SCORE_BINS};
 use crate::compute::Precision;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::engine::metrics::MetricError;
@@ -66,6 +66,54 @@ impl Stage {
 
 /// Told each stage as it starts.
 pub type Progress<'a> = &'a mut dyn FnMut(Stage);
+
+/// Which of a run's optional stages it computes. The page shows one design
+/// step at a time, so it asks first for what that step shows and then for
+/// the rest: retrieval (the feed's candidate generation) is read only by the
+/// architecture step, the monitored days only by the monitoring step, and
+/// together they are about half of a feed run. A stage left out is absent
+/// from the report (its keys are missing), never estimated; each stage's
+/// numbers are the same whichever scope computed them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Scope {
+    pub retrieval: bool,
+    pub monitoring: bool,
+}
+
+impl Scope {
+    /// Every stage.
+    pub const ALL: Scope = Scope {
+        retrieval: true,
+        monitoring: true,
+    };
+    /// The stages every run computes: the world, features, the trained
+    /// model's offline and online measurements, the A/B test or rollout, and
+    /// the prediction service.
+    pub const CORE: Scope = Scope {
+        retrieval: false,
+        monitoring: false,
+    };
+
+    /// The stages either scope computes.
+    #[must_use]
+    pub fn union(self, other: Scope) -> Scope {
+        Scope {
+            retrieval: self.retrieval || other.retrieval,
+            monitoring: self.monitoring || other.monitoring,
+        }
+    }
+
+    /// Whether a run of this scope computed every stage `other` asks for.
+    pub fn covers(self, other: Scope) -> bool {
+        self.union(other) == self
+    }
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope::ALL
+    }
+}
 
 /// Why a design could not run.
 #[derive(Debug, Error, Clone, PartialEq)]

@@ -9,7 +9,7 @@ use thiserror::Error;
 use crate::compute::Backend;
 use crate::engine::pipeline::content::{ContentPipeline, ContentReport};
 use crate::engine::pipeline::feed::{FeedPipeline, FeedReport, PipelineError};
-use crate::engine::pipeline::{Memo, Progress, Stage};
+use crate::engine::pipeline::{Memo, Progress, Scope, Stage};
 use crate::engine::serving::{ServingConfig, ServingError};
 use crate::engine::world::feed::CANDIDATES_PER_SLOT;
 
@@ -31,6 +31,9 @@ pub struct Report {
     pub result: StudyReport,
     /// The trained model served to the study's traffic.
     pub serving: ServingSummary,
+    /// The optional stages this run computed (a full run computes all).
+    #[serde(skip)]
+    pub scope: Scope,
 }
 
 /// The world-specific part of a report.
@@ -138,11 +141,26 @@ impl Runner {
         design: &Design,
         progress: Progress,
     ) -> Result<Report, RunError> {
+        self.run_scoped(study, design, Scope::ALL, progress)
+    }
+
+    /// [`Runner::run_with`], computing only the optional stages `scope`
+    /// names: their keys are missing from the report.
+    ///
+    /// # Errors
+    /// As [`Runner::run`].
+    pub fn run_scoped(
+        &mut self,
+        study: &Study,
+        design: &Design,
+        scope: Scope,
+        progress: Progress,
+    ) -> Result<Report, RunError> {
         let (result, config) = match &study.world {
             WorldSpec::Feed(params) => {
-                let report = self
-                    .feed
-                    .run_with(&feed::feed_design(params, design), progress)?;
+                let report =
+                    self.feed
+                        .run_scoped(&feed::feed_design(params, design), scope, progress)?;
                 // A feed request scores every candidate of a session.
                 let items = f64::from(params.session_len) * CANDIDATES_PER_SLOT as f64;
                 let population = u64::from(params.users) * items as u64;
@@ -150,9 +168,11 @@ impl Runner {
                 (StudyReport::Feed(report), config)
             }
             WorldSpec::Content(params) => {
-                let report = self
-                    .content
-                    .run_with(&content::content_design(params, design), progress)?;
+                let report = self.content.run_scoped(
+                    &content::content_design(params, design),
+                    scope,
+                    progress,
+                )?;
                 // Every new post is scored once; a batch job would score a
                 // day's posts.
                 let population = u64::from(params.posts_per_day);
@@ -172,6 +192,7 @@ impl Runner {
             design: design.values.clone(),
             result,
             serving: (*serving).clone(),
+            scope,
         })
     }
 

@@ -7,7 +7,8 @@
 //!   superseded by a newer one before its numbers arrive is not recorded:
 //!   its update never finished.
 //! - `casebook:first-charts`, once per page, from navigation to the first
-//!   run's charts drawn.
+//!   run's charts drawn (the first run computes what the step on screen
+//!   shows; the rest of the report follows).
 //!
 //! `performance.measure` with options is called through `js_sys::Reflect`
 //! because web-sys marks that signature unstable.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::charts::ChartData;
-use crate::study::{ClaimResult, Design, Report, Study};
+use crate::study::{ClaimResult, Design, Report, Scope, Study};
 
 /// Which study a request is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +37,9 @@ pub enum Request {
         /// Compare mode: the pinned design's knobs, at the same seed.
         #[serde(default)]
         pinned: Option<Vec<(String, String)>>,
+        /// The optional stages to compute (every one unless it says).
+        #[serde(default)]
+        scope: Scope,
     },
     /// Check one of the study's claims at `seed` (both sides run).
     Check {
@@ -56,7 +59,17 @@ impl Request {
             seed: design.seed,
             design: pairs_of(design),
             pinned: None,
+            scope: Scope::ALL,
         }
+    }
+
+    /// The same request, computing only the optional stages `only` names.
+    #[must_use]
+    pub fn with_scope(mut self, only: Scope) -> Request {
+        if let Request::Run { scope, .. } = &mut self {
+            *scope = only;
+        }
+        self
     }
 
     /// The same request, also running `pinned` (compare mode) at the
@@ -82,6 +95,9 @@ fn pairs_of(design: &Design) -> Vec<(String, String)> {
 /// What the worker answers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// A reply is made once per message and encoded at once: its size on the
+// stack (about 300 bytes natively, three summaries) costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Reply {
     /// The worker is up and takes requests; `backend` is where it computes,
     /// as the badge shows it.
@@ -129,6 +145,10 @@ pub struct RunSummary {
     /// What the charts draw.
     #[serde(with = "toml_text")]
     pub charts: Box<ChartData>,
+    /// The optional stages the run computed: the others' metrics and
+    /// charts are absent.
+    #[serde(default)]
+    pub scope: Scope,
 }
 
 impl From<&Report> for RunSummary {
@@ -139,6 +159,7 @@ impl From<&Report> for RunSummary {
             backend: report.backend.clone(),
             metrics: report.metrics(),
             charts: Box::new(ChartData::from(report)),
+            scope: report.scope,
         }
     }
 }
@@ -283,6 +304,7 @@ mod tests {
             study: "s".to_owned(),
             seed: 3,
             backend: "CPU".to_owned(),
+            scope: Scope::CORE,
             metrics: [("a.b", 1e-300), ("c", 5.0), ("d", f64::INFINITY)]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))

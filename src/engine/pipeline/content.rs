@@ -17,7 +17,9 @@ use serde::Serialize;
 use crate::compute::Precision;
 
 use super::watch::{Deployments, MonitorDesign};
-use super::{Curves, Memo, ModelSummary, PipelineError, Progress, RECENT, Stage, check_design};
+use super::{
+    Curves, Memo, ModelSummary, PipelineError, Progress, RECENT, Scope, Stage, check_design,
+};
 use crate::engine::data::Dataset;
 use crate::engine::features::content::{ContentFeatureOptions, raw_table, text_columns};
 use crate::engine::features::{Encoding, FeatureSpec, RawTable, Scaling, fit};
@@ -249,8 +251,10 @@ pub struct ContentReport {
     /// keyword rule), then acting on a growing share of uploads.
     pub shadow: ShadowReport,
     pub canary: CanarySummary,
-    /// Step 9: the days after deployment, day by day.
-    pub monitoring: ContentMonitorReport,
+    /// Step 9: the days after deployment, day by day; absent when the
+    /// run's [`Scope`] left them out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<ContentMonitorReport>,
     /// The test rows' curves, for the charts; the confusion matrix is at the
     /// policy's removal threshold.
     pub curves: Curves,
@@ -477,6 +481,20 @@ impl ContentPipeline {
         design: &ContentDesign,
         progress: Progress,
     ) -> Result<ContentReport, PipelineError> {
+        self.run_scoped(design, Scope::ALL, progress)
+    }
+
+    /// [`ContentPipeline::run_with`], computing only the optional stages
+    /// `scope` names (this world has no retrieval stage).
+    ///
+    /// # Errors
+    /// As [`ContentPipeline::run`].
+    pub fn run_scoped(
+        &mut self,
+        design: &ContentDesign,
+        scope: Scope,
+        progress: Progress,
+    ) -> Result<ContentReport, PipelineError> {
         design.validate()?;
         let seed = Seed(design.seed);
         let world = self
@@ -522,16 +540,21 @@ impl ContentPipeline {
             recall_at_precision_90,
         };
         let deployments = &mut self.deployments;
-        let monitoring = self.monitoring.get_or_try(monitor_key, || {
-            progress(Stage::Monitoring);
-            Ok::<_, PipelineError>(monitor::monitor_days(
-                design,
-                &world,
-                &table,
-                seed,
-                deployments,
-            ))
-        })?;
+        let monitoring = if scope.monitoring {
+            let report = self.monitoring.get_or_try(monitor_key, || {
+                progress(Stage::Monitoring);
+                Ok::<_, PipelineError>(monitor::monitor_days(
+                    design,
+                    &world,
+                    &table,
+                    seed,
+                    deployments,
+                ))
+            })?;
+            Some((*report).clone())
+        } else {
+            None
+        };
         let policy = apply_policy(&world, test, scores, &design.policy);
         let rollout = rollout::roll_out(
             &world,
@@ -551,7 +574,7 @@ impl ContentPipeline {
             policy,
             shadow: rollout.shadow,
             canary: rollout.canary,
-            monitoring: (*monitoring).clone(),
+            monitoring,
             curves,
         })
     }
@@ -998,7 +1021,7 @@ mod tests {
             },
             ..int8_design.clone()
         };
-        let retrained = run(&mut pipeline, &daily).monitoring.retrains;
+        let retrained = run(&mut pipeline, &daily).monitoring.unwrap().retrains;
         assert_eq!(pipeline.trainings(), trained + retrained);
         run(&mut pipeline, &int8_design);
         assert_eq!(pipeline.trainings(), trained + retrained);
@@ -1010,7 +1033,7 @@ mod tests {
         use crate::engine::world::content::ContentDrift;
         let mut pipeline = ContentPipeline::default();
         let base = ContentDesign::default();
-        let calm = run(&mut pipeline, &base).monitoring;
+        let calm = run(&mut pipeline, &base).monitoring.unwrap();
         assert_eq!(calm.day_count, MONITOR_DAYS);
         assert_eq!(calm.retrains, 0);
         assert!(calm.days.iter().all(|d| (0.0..=1.0).contains(&d.recall)));
@@ -1033,7 +1056,7 @@ mod tests {
             },
             ..base
         };
-        let swapped = run(&mut pipeline, &daily).monitoring;
+        let swapped = run(&mut pipeline, &daily).monitoring.unwrap();
         // Retrained at the start of every day but the first.
         assert_eq!(swapped.retrains, u32::from(MONITOR_DAYS) - 1);
         assert!(swapped.days.iter().skip(1).all(|d| d.retrained));

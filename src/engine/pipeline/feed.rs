@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::compute::Precision;
 
 use super::watch::{DayView, Deployed, Deployments};
-use super::{Curves, Memo, Progress, RECENT, Stage};
+use super::{Curves, Memo, Progress, RECENT, Scope, Stage};
 pub use super::{ModelSummary, PipelineError};
 use crate::engine::data::Dataset;
 use crate::engine::features::feed::{FeedFeatureOptions, raw_table};
@@ -118,8 +118,12 @@ pub struct FeedReport {
     pub offline: Offline,
     pub online: Online,
     pub ab: AbReport,
-    pub monitoring: MonitorReport,
-    pub retrieval: RetrievalReport,
+    /// Absent when the run's [`Scope`] left the monitored days out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<MonitorReport>,
+    /// Absent when the run's [`Scope`] left retrieval out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retrieval: Option<RetrievalReport>,
     pub model: ModelSummary,
     pub data: DataSummary,
     pub training: TrainingCurve,
@@ -280,6 +284,20 @@ impl FeedPipeline {
         design: &FeedDesign,
         progress: Progress,
     ) -> Result<FeedReport, PipelineError> {
+        self.run_scoped(design, Scope::ALL, progress)
+    }
+
+    /// [`FeedPipeline::run_with`], computing only the optional stages
+    /// `scope` names.
+    ///
+    /// # Errors
+    /// As [`FeedPipeline::run`].
+    pub fn run_scoped(
+        &mut self,
+        design: &FeedDesign,
+        scope: Scope,
+        progress: Progress,
+    ) -> Result<FeedReport, PipelineError> {
         let seed = Seed(design.seed);
         let world_key = (design.seed, design.world.clone());
         let world = self.world.get_or_try(world_key.clone(), || {
@@ -310,8 +328,16 @@ impl FeedPipeline {
             rank(design, &world, &table, &fit, seed)
         })?;
         let ab = ab::run(&world, &ranked.served, design.ab, seed);
-        let retrieval = self.retrieval(&world_key, &world, design.retrieval, seed, progress)?;
-        let monitoring = self.monitoring(design, &world, &table, seed, progress)?;
+        let retrieval = if scope.retrieval {
+            Some(self.retrieval(&world_key, &world, design.retrieval, seed, progress)?)
+        } else {
+            None
+        };
+        let monitoring = if scope.monitoring {
+            Some(self.monitoring(design, &world, &table, seed, progress)?)
+        } else {
+            None
+        };
         Ok(FeedReport {
             offline: ranked.offline.clone(),
             online: ranked.online.clone(),
@@ -1031,7 +1057,8 @@ mod tests {
         let never = pipeline
             .run(&design("never", Detector::Psi))
             .unwrap()
-            .monitoring;
+            .monitoring
+            .unwrap();
         assert_eq!(never.day_count, monitor::MONITOR_DAYS);
         assert_eq!(never.retrains, 0);
         let days: Vec<u16> = never.days.iter().map(|d| d.day).collect();
@@ -1043,14 +1070,16 @@ mod tests {
         let daily = pipeline
             .run(&design("daily", Detector::Psi))
             .unwrap()
-            .monitoring;
+            .monitoring
+            .unwrap();
         assert_eq!(daily.retrains, u32::from(monitor::MONITOR_DAYS) - 1);
         assert!(daily.days.iter().skip(1).all(|d| d.retrained));
         // The KS test alerts on large samples, and on-alert retrains follow.
         let ks = pipeline
             .run(&design("on_alert", Detector::Ks))
             .unwrap()
-            .monitoring;
+            .monitoring
+            .unwrap();
         assert!(ks.alerts >= 1 && ks.retrains >= 1, "{ks:?}");
     }
 
