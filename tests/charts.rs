@@ -86,11 +86,11 @@ fn every_chart_a_step_shows_draws_what_the_report_measured() {
                         metric(&report, "offline.ece")
                     )],
                     // Percentiles that read the same share a label
-                    // ("p50 = p95 = p99 = 7.2 ms").
+                    // ("p50–p99 7.2 ms").
                     Chart::Latency => vec![
-                        "p50 ".to_owned(),
+                        "p50".to_owned(),
                         format!("{:.1} ms", metric(&report, "serving.p50_ms")),
-                        "p99 ".to_owned(),
+                        "p99".to_owned(),
                         format!("{:.1} ms", metric(&report, "serving.p99_ms")),
                         format!("SLO {} ms", metric(&report, "serving.slo_ms")),
                     ],

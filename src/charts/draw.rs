@@ -14,6 +14,7 @@ use thiserror::Error;
 #[cfg(test)]
 use super::ChartData;
 use super::{Series, describe};
+use crate::engine::math::ln;
 use crate::study::Chart;
 
 /// Why a chart could not be drawn (the backend failed: a lost canvas).
@@ -634,12 +635,21 @@ fn latency<DB: DrawingBackend>(
         .x_label_area_size(theme.px(X_LABEL_AREA))
         .y_label_area_size(theme.px(58.0))
         .build_cartesian_2d((low * 0.9..high * 1.1).log_scale(), 0.0..ceiling)?;
+    // No share is above 100%: the band above holds the legend, unlabelled.
+    let share_label = |v: &f64| {
+        if *v <= 100.0 + 1e-9 {
+            format!("{v:.1}")
+        } else {
+            String::new()
+        }
+    };
     chart
         .configure_mesh()
         .x_desc("Latency, ms (log scale)")
         .y_desc("Share of requests, %")
         .x_labels(8)
         .y_labels(5)
+        .y_label_formatter(&share_label)
         .label_style(theme.font(11.0))
         .axis_desc_style(theme.font(12.0))
         .bold_line_style(theme.grid())
@@ -662,32 +672,7 @@ fn latency<DB: DrawingBackend>(
             )?
             .label(s.label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], fill));
-        // The percentiles, the first series' labelled at staggered heights
-        // (they are often a pixel apart; equal ones share a label).
-        let marks = [
-            ("p50", l.p50_ms, 2.0, 0.97),
-            ("p95", l.p95_ms, 4.0, 0.87),
-            ("p99", l.p99_ms, 7.0, 0.77),
-        ];
-        for (_, at, dash, height) in marks {
-            let style = theme.line(color, 1.5);
-            chart.draw_series(DashedLineSeries::new(
-                vec![(at, 0.0), (at, top * height)],
-                theme.px(dash),
-                theme.px(3.0),
-                style,
-            ))?;
-        }
-        if i == 0 {
-            let labels = percentile_labels(&marks.map(|(name, at, _, _)| (name, at)));
-            for ((label, at), (.., height)) in labels.into_iter().zip(marks) {
-                chart.draw_series([Text::new(
-                    format!(" {label}"),
-                    (at, top * height),
-                    theme.font(10.5).pos(Pos::new(HPos::Left, VPos::Center)),
-                )])?;
-            }
-        }
+        percentiles(&mut chart, theme, l, color, top, i == 0)?;
     }
     if let Some(slo) = series.first().map(|s| s.data.latency.slo_ms) {
         let style = theme.line(VERMILLION, 2.0);
@@ -707,9 +692,59 @@ fn latency<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The percentile markers' labels, each at its value: markers whose values
-/// read the same share one label ("p50 = p95 = p99 = 7.2 ms"), which
-/// would otherwise be drawn over each other.
+/// The latency chart's plane: log-scaled milliseconds by share of requests.
+type LatencyPlane<'a, DB> = ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, RangedCoordf64>>;
+
+/// A design's p50, p95 and p99 as dashed lines up to staggered heights of
+/// `top` (they are often a pixel apart), labelled when `labelled` (equal
+/// ones share a label; one right of the middle ends at its line, so it
+/// stays inside the plot).
+fn percentiles<DB: DrawingBackend>(
+    chart: &mut LatencyPlane<'_, DB>,
+    theme: Theme,
+    l: &super::LatencyData,
+    color: RGBColor,
+    top: f64,
+    labelled: bool,
+) -> Result<(), ChartError> {
+    let marks = [
+        ("p50", l.p50_ms, 2.0, 0.93),
+        ("p95", l.p95_ms, 4.0, 0.83),
+        ("p99", l.p99_ms, 7.0, 0.73),
+    ];
+    for (_, at, dash, height) in marks {
+        chart.draw_series(DashedLineSeries::new(
+            vec![(at, 0.0), (at, top * height)],
+            theme.px(dash),
+            theme.px(3.0),
+            theme.line(color, 1.5),
+        ))?;
+    }
+    if !labelled {
+        return Ok(());
+    }
+    let x = chart.x_range();
+    let labels = percentile_labels(&marks.map(|(name, at, _, _)| (name, at)));
+    for ((label, at), (.., height)) in labels.into_iter().zip(marks) {
+        let right = ln(at / x.start) / ln(x.end / x.start) > 0.55;
+        let (text, anchor) = if right {
+            (format!("{label} "), HPos::Right)
+        } else {
+            (format!(" {label}"), HPos::Left)
+        };
+        chart.draw_series([Text::new(
+            text,
+            (at, top * height),
+            theme.font(10.5).pos(Pos::new(anchor, VPos::Center)),
+        )])?;
+    }
+    Ok(())
+}
+
+/// The percentile markers' labels, each at its value: consecutive markers
+/// whose values read the same share one label ("p50–p99 7.2 ms": every
+/// percentile from the 50th to the 99th), which would otherwise be drawn
+/// over each other.
 fn percentile_labels(marks: &[(&str, f64)]) -> Vec<(String, f64)> {
     let mut labels: Vec<(Vec<&str>, String, f64)> = Vec::new();
     for &(name, at) in marks {
@@ -723,7 +758,8 @@ fn percentile_labels(marks: &[(&str, f64)]) -> Vec<(String, f64)> {
         .into_iter()
         .map(|(names, value, at)| match names.as_slice() {
             [one] => (format!("{one} {value}"), at),
-            _ => (format!("{} = {value}", names.join(" = ")), at),
+            [first, .., last] => (format!("{first}–{last} {value}"), at),
+            [] => (value, at),
         })
         .collect()
 }
@@ -923,7 +959,8 @@ fn drift<DB: DrawingBackend>(
 fn legend_ceiling(theme: Theme, panel: u32, rows: usize, bottom: f64, high: f64) -> f64 {
     let plot = panel.saturating_sub(2 * theme.px(MARGIN) + theme.px(X_LABEL_AREA));
     let rows = u32::try_from(rows).unwrap_or(u32::MAX);
-    let legend = rows.saturating_mul(theme.px(15.0)) + theme.px(18.0);
+    // About 15 px a row, the box's padding, and its 8 px margin.
+    let legend = rows.saturating_mul(theme.px(15.0)) + theme.px(26.0);
     headroom(bottom, high, plot, legend)
 }
 
@@ -1063,13 +1100,13 @@ mod tests {
         let label = |marks: &[(&str, f64)]| percentile_labels(marks);
         assert_eq!(
             label(&[("p50", 7.21), ("p95", 7.24), ("p99", 7.2)]),
-            [("p50 = p95 = p99 = 7.2 ms".to_owned(), 7.21)]
+            [("p50–p99 7.2 ms".to_owned(), 7.21)]
         );
         assert_eq!(
             label(&[("p50", 2.2), ("p95", 3.37), ("p99", 3.38)]),
             [
                 ("p50 2.2 ms".to_owned(), 2.2),
-                ("p95 = p99 = 3.4 ms".to_owned(), 3.37)
+                ("p95–p99 3.4 ms".to_owned(), 3.37)
             ]
         );
         assert_eq!(label(&[("p50", 1.0), ("p95", 2.0), ("p99", 1.0)]).len(), 3);
