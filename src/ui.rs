@@ -802,7 +802,11 @@ fn Exports(design: RwSignal<Design>, run: RwSignal<RunState>) -> impl IntoView {
                 return None;
             };
             if summary.scope != Scope::ALL {
-                return None;
+                // The line keeps its place, so nothing moves when it fills.
+                return Some(
+                    view! { <p class="exports" data-testid="exports-pending">"Download: the whole report in a moment…"</p> }
+                        .into_any(),
+                );
             }
             let pairs: Vec<(String, String)> = design.with_untracked(|d| {
                 d.values
@@ -823,7 +827,8 @@ fn Exports(design: RwSignal<Design>, run: RwSignal<RunState>) -> impl IntoView {
                         "metrics (CSV)"
                     </a>
                 </p>
-            })
+            }
+            .into_any())
         })
     }
 }
