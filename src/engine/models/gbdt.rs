@@ -224,6 +224,14 @@ struct Binned {
     edges: Vec<Vec<f32>>,
 }
 
+impl Binned {
+    /// Feature `feature`'s bin of every row.
+    fn column(&self, feature: usize) -> &[u8] {
+        let n = self.columns.len() / self.features.max(1);
+        &self.columns[feature * n..(feature + 1) * n]
+    }
+}
+
 fn choose_inputs(data: &Dataset, config: &GbdtConfig) -> Vec<Input> {
     let mut inputs: Vec<Input> = (0..data.dense_dim()).map(Input::Dense).collect();
     for (k, field) in data.sparse_fields.iter().enumerate() {
@@ -465,7 +473,6 @@ impl<'a> Grower<'a> {
                 }
                 continue;
             };
-            let mid = self.partition(p.start, p.end, feature, bin);
             let (gr, hr) = (p.g - gl, p.h - hl);
             let left = tree.nodes.len();
             tree.nodes.push(leaf(gl, hl));
@@ -482,6 +489,18 @@ impl<'a> Grower<'a> {
             // level's histograms were one level of six, all thrown away.
             let depth = p.depth + 1;
             let (need_left, need_right) = (self.may_split(depth, hl), self.may_split(depth, hr));
+            if !need_left && !need_right {
+                // Both children are leaves: each row learns its leaf at
+                // once, without the partition (the deepest level's
+                // partition was a sixth of them all).
+                let column = self.binned.column(feature);
+                for &r in &self.rows[p.start..p.end] {
+                    let right = u32::from(column[r as usize] > bin);
+                    leaf_of_row[r as usize] = left as u32 + right;
+                }
+                continue;
+            }
+            let mid = self.partition(p.start, p.end, feature, bin);
             let (hist_left, hist_right) = if need_left || need_right {
                 let left_small = mid - p.start <= p.end - mid;
                 let small_rows = if left_small {
@@ -542,8 +561,7 @@ impl<'a> Grower<'a> {
     /// here mispredicts half the time): rows whose bin of `feature` is at most
     /// `bin` go left. Returns where the right part starts.
     fn partition(&mut self, start: usize, end: usize, feature: usize, bin: u8) -> usize {
-        let n = self.rows.len();
-        let column = &self.binned.columns[feature * n..(feature + 1) * n];
+        let column = self.binned.column(feature);
         let slice = &mut self.rows[start..end];
         self.scratch.clear();
         self.scratch.resize(slice.len(), 0);
