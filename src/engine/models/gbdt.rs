@@ -501,32 +501,7 @@ impl<'a> Grower<'a> {
                 continue;
             }
             let mid = self.partition(p.start, p.end, feature, bin);
-            let (hist_left, hist_right) = if need_left || need_right {
-                let left_small = mid - p.start <= p.end - mid;
-                let small_rows = if left_small {
-                    &self.rows[p.start..mid]
-                } else {
-                    &self.rows[mid..p.end]
-                };
-                let small = self.histogram(small_rows, gh);
-                let large: Vec<[f64; 2]> =
-                    if (left_small && need_right) || (!left_small && need_left) {
-                        p.histogram
-                            .iter()
-                            .zip(&small)
-                            .map(|(a, b)| [a[0] - b[0], a[1] - b[1]])
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
-                if left_small {
-                    (small, large)
-                } else {
-                    (large, small)
-                }
-            } else {
-                (Vec::new(), Vec::new())
-            };
+            let (hist_left, hist_right) = self.children(&p, mid, [need_left, need_right], gh);
             queue.push(Pending {
                 node: left + 1,
                 start: mid,
@@ -547,6 +522,39 @@ impl<'a> Grower<'a> {
             });
         }
         (tree, leaf_of_row)
+    }
+
+    /// The histograms of `p`'s children, split at `mid`, where `need`
+    /// says (left, right) one is wanted: the smaller child's built, the
+    /// larger one's the difference from the parent's.
+    fn children(
+        &self,
+        p: &Pending,
+        mid: usize,
+        need: [bool; 2],
+        gh: &[[f32; 2]],
+    ) -> (Vec<[f64; 2]>, Vec<[f64; 2]>) {
+        let left_small = mid - p.start <= p.end - mid;
+        let small_rows = if left_small {
+            &self.rows[p.start..mid]
+        } else {
+            &self.rows[mid..p.end]
+        };
+        let small = self.histogram(small_rows, gh);
+        let large: Vec<[f64; 2]> = if need[usize::from(left_small)] {
+            p.histogram
+                .iter()
+                .zip(&small)
+                .map(|(a, b)| [a[0] - b[0], a[1] - b[1]])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if left_small {
+            (small, large)
+        } else {
+            (large, small)
+        }
     }
 
     /// Whether a node at `depth` with hessian sum `h` may be split: below
