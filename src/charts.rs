@@ -370,6 +370,52 @@ pub fn describe(chart: Chart, data: &ChartData) -> Option<String> {
     Some(text)
 }
 
+/// A metric as a card shows it: whole numbers and anything from 1,000 up
+/// as a whole number with thousands separators ("213,020", "11,296"), from
+/// 100 up to one decimal ("201.5"), smaller ones to four ("0.7743").
+pub fn card_number(x: f64) -> String {
+    rounded(x, false)
+}
+
+/// A change between two cards' numbers, signed, rounded as [`card_number`]
+/// rounds ("+0.0123", "-11,291").
+pub fn card_delta(x: f64) -> String {
+    rounded(x, true)
+}
+
+fn rounded(x: f64, signed: bool) -> String {
+    let sign = if x < 0.0 {
+        "-"
+    } else if signed {
+        "+"
+    } else {
+        ""
+    };
+    let magnitude = x.abs();
+    if !magnitude.is_finite() || magnitude >= 1e15 {
+        return if signed {
+            format!("{x:+}")
+        } else {
+            format!("{x}")
+        };
+    }
+    if x.fract() == 0.0 || magnitude >= 1_000.0 {
+        let digits = format!("{magnitude:.0}");
+        let mut out = String::from(sign);
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    } else if magnitude >= 100.0 {
+        format!("{sign}{magnitude:.1}")
+    } else {
+        format!("{sign}{magnitude:.4}")
+    }
+}
+
 /// How long `seconds` is, as a caption says it: "hour", "6 minutes",
 /// "45 seconds".
 pub fn interval_label(seconds: f64) -> String {
@@ -385,7 +431,22 @@ pub fn interval_label(seconds: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::interval_label;
+    use super::{card_delta, card_number, interval_label};
+
+    #[test]
+    fn cards_round_by_size() {
+        assert_eq!(card_number(213_020.0), "213,020");
+        assert_eq!(card_number(11_296.4), "11,296");
+        assert_eq!(card_number(201.472), "201.5");
+        assert_eq!(card_number(0.774_31), "0.7743");
+        assert_eq!(card_number(-0.0025), "-0.0025");
+        assert_eq!(card_number(0.0), "0");
+        assert_eq!(card_number(f64::NAN), "NaN");
+        assert_eq!(card_delta(0.0123), "+0.0123");
+        assert_eq!(card_delta(-11_291.2), "-11,291");
+        assert_eq!(card_delta(3.0), "+3");
+        assert_eq!(card_delta(-150.25), "-150.2");
+    }
 
     #[test]
     fn intervals_are_named_as_a_caption_says_them() {

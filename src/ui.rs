@@ -14,6 +14,7 @@ mod timing;
 
 use leptos::prelude::*;
 
+use crate::charts::{card_delta, card_number};
 use crate::export;
 use crate::markdown::markdown_to_html;
 use crate::study::url::{Embed, Panel};
@@ -581,8 +582,8 @@ fn StepPanel(
                         "{} at seed {}: {} → {} ({:+.4})",
                         if r.holds { "Holds" } else { "Does not hold" },
                         r.seed,
-                        format_number(r.baseline),
-                        format_number(r.value),
+                        card_number(r.baseline),
+                        card_number(r.value),
                         r.delta
                     ),
                     ClaimState::Checked(Err(e)) => format!("Could not run: {e}"),
@@ -764,14 +765,14 @@ fn Results(
                             Some(false) => ("delta worse", ", worse"),
                             None => ("delta", ""),
                         };
-                        (format!("{} vs {against}{word}", format_delta(value - b)), class)
+                        (format!("{} vs {against}{word}", card_delta(value - b)), class)
                     }
                     _ => (format!("same as {against}"), "delta"),
                 };
                 Some(view! {
                     <div class="card" data-testid="card" data-metric=key>
                         <span class="card-label">{info.label}</span>
-                        <span class="card-value" data-testid="card-value">{format_number(value)}</span>
+                        <span class="card-value" data-testid="card-value">{card_number(value)}</span>
                         <span class=class>{delta}</span>
                     </div>
                 })
@@ -899,30 +900,4 @@ fn data_url(mime: &str, text: &str) -> String {
         "data:{mime};charset=utf-8,{}",
         String::from(js_sys::encode_uri_component(text))
     )
-}
-
-/// Whole numbers with thousands separators, others with four decimals.
-fn format_number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        let digits = format!("{}", x.abs() as u64);
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        if x < 0.0 { format!("-{out}") } else { out }
-    } else {
-        format!("{x:.4}")
-    }
-}
-
-/// A change, to four decimals unless it is whole.
-fn format_delta(x: f64) -> String {
-    if x.fract() == 0.0 {
-        format!("{x:+}")
-    } else {
-        format!("{x:+.4}")
-    }
 }
