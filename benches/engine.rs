@@ -63,7 +63,7 @@ fn main() {
 }
 
 /// A page's first run: each bundled study's default design on a fresh
-/// engine, computing what one step shows (`DesignStep::scope`: the stages
+/// engine, computing what one step shows (`Study::scope_for`: the stages
 /// every step shows, plus retrieval for the architecture step or the
 /// monitored days for the monitoring step) or everything.
 fn bench_first() {
@@ -72,9 +72,12 @@ fn bench_first() {
     for study in &studies {
         let design = study.default_design(1);
         let scopes = [
-            ("most steps", DesignStep::Features.scope()),
-            ("architecture", DesignStep::Architecture.scope()),
-            ("monitoring", DesignStep::ScalingAndMonitoring.scope()),
+            ("most steps", study.scope_for(DesignStep::Features)),
+            ("architecture", study.scope_for(DesignStep::Architecture)),
+            (
+                "monitoring",
+                study.scope_for(DesignStep::ScalingAndMonitoring),
+            ),
             ("everything", Scope::ALL),
         ];
         for (what, scope) in scopes {

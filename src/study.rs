@@ -74,24 +74,6 @@ impl DesignStep {
     pub fn number(self) -> usize {
         self as usize + 1
     }
-
-    /// The optional stages whose numbers the step shows: the architecture
-    /// step's cards are retrieval's, the monitoring step's cards and drift
-    /// chart the monitored days'. Every step also shows what every run
-    /// computes (the headline cards).
-    pub fn scope(self) -> Scope {
-        match self {
-            DesignStep::Architecture => Scope {
-                retrieval: true,
-                ..Scope::CORE
-            },
-            DesignStep::ScalingAndMonitoring => Scope {
-                monitoring: true,
-                ..Scope::CORE
-            },
-            _ => Scope::CORE,
-        }
-    }
 }
 
 impl DesignStep {
@@ -392,6 +374,24 @@ impl Claim {
 }
 
 impl Study {
+    /// The optional stages whose numbers `step` shows, read from what it
+    /// shows: a card under `retrieval.` or `monitoring.` (the report's
+    /// sections of those stages), or the drift chart (the monitored days).
+    /// Every step also shows what every run computes.
+    pub fn scope_for(&self, step: DesignStep) -> Scope {
+        let cards = self.world.cards_for(step);
+        let card = |section: &str| cards.iter().any(|k| k.starts_with(section));
+        let drift = self
+            .steps
+            .iter()
+            .filter(|s| s.step == step)
+            .any(|s| s.charts.contains(&Chart::Drift));
+        Scope {
+            retrieval: card("retrieval."),
+            monitoring: card("monitoring.") || drift,
+        }
+    }
+
     /// Every knob the study offers, step by step.
     pub fn knobs(&self) -> impl Iterator<Item = &Knob> {
         self.steps.iter().flat_map(|s| s.knobs.iter())
@@ -523,6 +523,33 @@ mod tests {
         for step in DesignStep::ALL {
             assert_eq!(DesignStep::from_id(step.id()), Some(step));
         }
+    }
+
+    #[test]
+    fn a_step_asks_for_the_stages_of_what_it_shows() {
+        let feed = &bundled_studies().unwrap()[0];
+        let only = |retrieval, monitoring| Scope {
+            retrieval,
+            monitoring,
+        };
+        assert_eq!(feed.scope_for(DesignStep::Architecture), only(true, false));
+        assert_eq!(
+            feed.scope_for(DesignStep::ScalingAndMonitoring),
+            only(false, true)
+        );
+        assert_eq!(
+            feed.scope_for(DesignStep::ModelAndOfflineEvaluation),
+            Scope::CORE
+        );
+        // A study that shows the drift chart on another step needs the
+        // monitored days there.
+        let mut moved = feed.clone();
+        moved.steps[5].charts.push(Chart::Drift);
+        assert_eq!(moved.steps[5].step, DesignStep::ModelAndOfflineEvaluation);
+        assert_eq!(
+            moved.scope_for(DesignStep::ModelAndOfflineEvaluation),
+            only(false, true)
+        );
     }
 
     #[test]

@@ -312,7 +312,8 @@ fn Simulator(
                         a.scope = a.scope.union(summary.scope);
                     }
                 });
-                if !summary.scope.covers(step.get_untracked().scope()) {
+                let needed = study.with_untracked(|s| s.scope_for(step.get_untracked()));
+                if !summary.scope.covers(needed) {
                     // A newer run adds what this step shows.
                     return;
                 }
@@ -367,7 +368,7 @@ fn Simulator(
         let current = design.get();
         let from = source.get();
         let pinned = pin.get();
-        let needed = step.get().scope();
+        let needed = study.with(|s| s.scope_for(step.get()));
         let had = asked.with_value(|a| {
             a.as_ref()
                 .filter(|a| a.design == current && a.source == from && a.pin == pinned)

@@ -147,10 +147,9 @@ impl Service {
         study_ref: &StudyRef,
         study: &Study,
         design: &Design,
-        scope: Scope,
+        mut scope: Scope,
         progress: &mut dyn FnMut(Stage),
     ) -> Result<RunSummary, String> {
-        let mut scope = scope;
         if let Some(i) = self
             .summaries
             .iter()
@@ -357,7 +356,7 @@ mod tests {
             };
             let full = run(Scope::ALL);
             for step in &study.steps {
-                let scoped = run(step.step.scope());
+                let scoped = run(study.scope_for(step.step));
                 for key in study.world.cards_for(step.step) {
                     assert!(full.metrics.contains_key(key), "{key}");
                     assert!(

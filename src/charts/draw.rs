@@ -746,20 +746,24 @@ fn percentiles<DB: DrawingBackend>(
 /// percentile from the 50th to the 99th), which would otherwise be drawn
 /// over each other.
 fn percentile_labels(marks: &[(&str, f64)]) -> Vec<(String, f64)> {
-    let mut labels: Vec<(Vec<&str>, String, f64)> = Vec::new();
+    // (first name, last name, value as shown, where it is drawn)
+    let mut labels: Vec<(&str, &str, String, f64)> = Vec::new();
     for &(name, at) in marks {
         let value = format!("{at:.1} ms");
         match labels.last_mut() {
-            Some((names, last, _)) if *last == value => names.push(name),
-            _ => labels.push((vec![name], value, at)),
+            Some((_, last, shown, _)) if *shown == value => *last = name,
+            _ => labels.push((name, name, value, at)),
         }
     }
     labels
         .into_iter()
-        .map(|(names, value, at)| match names.as_slice() {
-            [one] => (format!("{one} {value}"), at),
-            [first, .., last] => (format!("{first}–{last} {value}"), at),
-            [] => (value, at),
+        .map(|(first, last, value, at)| {
+            let names = if first == last {
+                first.to_owned()
+            } else {
+                format!("{first}–{last}")
+            };
+            (format!("{names} {value}"), at)
         })
         .collect()
 }
