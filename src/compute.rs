@@ -11,6 +11,8 @@
 //! The interface is async because reading a GPU buffer back is, in the
 //! browser; the CPU's futures are ready at once.
 
+use std::cell::Cell;
+
 mod cpu;
 mod gpu;
 mod network;
@@ -82,38 +84,66 @@ pub trait Kernels {
 }
 
 /// The backend a run uses, with the CPU fallback built in.
-#[derive(Debug)]
-pub enum Compute {
-    Cpu(Cpu),
-    Gpu(Box<Gpu>),
-}
-
-impl Default for Compute {
-    fn default() -> Self {
-        Compute::Cpu(Cpu)
-    }
+///
+/// Its calls take `&self`, so the engine can hand one `Compute` to every
+/// stage of a run at once (the monitoring loop's deploy and view steps
+/// both score); the fallback is a flag, set for good when the GPU fails.
+#[derive(Debug, Default)]
+pub struct Compute {
+    gpu: Option<Box<Gpu>>,
+    /// Set when the GPU failed: every later call runs on the CPU.
+    failed: Cell<bool>,
 }
 
 impl Compute {
-    /// The backend as the UI and reports name it.
+    /// The CPU reference path only.
+    pub fn cpu() -> Compute {
+        Compute::default()
+    }
+
+    /// `gpu` first, the CPU when it fails.
+    pub fn gpu(gpu: Gpu) -> Compute {
+        Compute {
+            gpu: Some(Box::new(gpu)),
+            failed: Cell::new(false),
+        }
+    }
+
+    /// The GPU where the platform has a usable one (WebGPU in the browser;
+    /// Vulkan, Metal or DX12 natively), else the CPU. Never fails: no GPU
+    /// is the CPU path.
+    pub async fn detect() -> Compute {
+        match Gpu::new(GpuOptions::default()).await {
+            Ok(gpu) => Compute::gpu(gpu),
+            Err(_) => Compute::cpu(),
+        }
+    }
+
+    /// The GPU this `Compute` still uses, if any.
+    pub fn active_gpu(&self) -> Option<&Gpu> {
+        self.gpu.as_deref().filter(|_| !self.failed.get())
+    }
+
+    /// The backend as the UI and reports name it: the one the next call
+    /// runs on.
     pub fn backend(&self) -> Backend {
-        match self {
-            Compute::Cpu(_) => Backend::Cpu,
-            Compute::Gpu(gpu) => gpu.backend(),
+        match self.active_gpu() {
+            Some(gpu) => gpu.backend(),
+            None => Backend::Cpu,
         }
     }
 
     /// Runs `call` on the GPU if there is one, and on the CPU if there is
     /// none or the GPU fails; after a failure this `Compute` stays on the CPU.
-    async fn with_fallback<T, F, G>(&mut self, gpu_call: F, cpu_call: G) -> Result<T, ComputeError>
+    async fn with_fallback<T, F, G>(&self, gpu_call: F, cpu_call: G) -> Result<T, ComputeError>
     where
         F: AsyncFnOnce(&Gpu) -> Result<T, ComputeError>,
         G: AsyncFnOnce(&Cpu) -> Result<T, ComputeError>,
     {
-        if let Compute::Gpu(gpu) = self {
+        if let Some(gpu) = self.active_gpu() {
             match gpu_call(gpu).await {
                 Err(ComputeError::Device(_) | ComputeError::Unavailable(_)) => {
-                    *self = Compute::Cpu(Cpu);
+                    self.failed.set(true);
                 }
                 Err(ComputeError::Unsupported(_)) => {}
                 other => return other,
@@ -127,7 +157,7 @@ impl Compute {
     /// # Errors
     /// Only [`ComputeError::Shape`]: device errors fall back to the CPU.
     pub async fn forward(
-        &mut self,
+        &self,
         network: &Network,
         rows: Rows<'_>,
     ) -> Result<Vec<f32>, ComputeError> {
@@ -143,7 +173,7 @@ impl Compute {
     /// # Errors
     /// Only [`ComputeError::Shape`]: device errors fall back to the CPU.
     pub async fn top_k(
-        &mut self,
+        &self,
         queries: Rows<'_>,
         items: Rows<'_>,
         k: usize,
@@ -160,7 +190,7 @@ impl Compute {
     /// # Errors
     /// Only [`ComputeError::Shape`]: device errors fall back to the CPU.
     pub async fn histogram(
-        &mut self,
+        &self,
         scores: &[f32],
         labels: &[bool],
         bins: usize,
@@ -170,6 +200,32 @@ impl Compute {
             async |c| c.histogram(scores, labels, bins).await,
         )
         .await
+    }
+}
+
+/// Drives `future` to its end from synchronous code: natively by blocking
+/// (a GPU read-back waits for the device); in the browser, where a thread
+/// may not block, by polling it once, which completes every future of the
+/// CPU path (its kernels never wait).
+///
+/// # Panics
+/// In the browser, if `future` waits on the GPU: drive a GPU run with
+/// `await` there.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        pollster::block_on(future)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut future = std::pin::pin!(future);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(value) => value,
+            std::task::Poll::Pending => {
+                panic!("a GPU computation was driven synchronously in the browser; await it")
+            }
+        }
     }
 }
 

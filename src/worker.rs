@@ -11,6 +11,7 @@ mod web;
 #[cfg(target_arch = "wasm32")]
 pub use web::start;
 
+use crate::compute::{Backend, Compute, block_on};
 use crate::engine::pipeline::Stage;
 use crate::study::{Design, Runner, Scope, Study, bundled_studies, parse_study};
 use protocol::{Reply, Request, RunSummary, StudyRef, design_from_pairs};
@@ -50,6 +51,19 @@ pub struct Service {
 }
 
 impl Service {
+    /// A service whose runs compute on `compute`.
+    pub fn new(compute: Compute) -> Service {
+        Service {
+            runner: Runner::new(compute),
+            ..Service::default()
+        }
+    }
+
+    /// The backend the service's runs use.
+    pub fn backend(&self) -> Backend {
+        self.runner.backend()
+    }
+
     /// Decodes a request, answers it, and encodes the reply.
     pub fn handle_text(&mut self, text: &str) -> String {
         self.handle_text_with(text, &mut |_| {})
@@ -58,8 +72,17 @@ impl Service {
     /// [`Service::handle_text`], posting each [`Reply::Progress`] (encoded)
     /// to `post` while the run goes on.
     pub fn handle_text_with(&mut self, text: &str, post: &mut dyn FnMut(String)) -> String {
+        block_on(self.handle_text_async(text, post))
+    }
+
+    /// [`Service::handle_text_with`], awaiting the GPU's kernels where the
+    /// service has one (the worker's way: a browser may not block on them).
+    pub async fn handle_text_async(&mut self, text: &str, post: &mut dyn FnMut(String)) -> String {
         let reply = match protocol::decode::<Request>(text) {
-            Ok(request) => self.handle_with(request, &mut |r| post(protocol::encode(&r))),
+            Ok(request) => {
+                self.handle_async(request, &mut |r| post(protocol::encode(&r)))
+                    .await
+            }
             Err(e) => Reply::Rejected {
                 message: format!("the engine could not read a request: {e}"),
             },
@@ -74,6 +97,12 @@ impl Service {
 
     /// Answers one request, telling `post` each stage of a run as it starts.
     pub fn handle_with(&mut self, request: Request, post: &mut dyn FnMut(Reply)) -> Reply {
+        block_on(self.handle_async(request, post))
+    }
+
+    /// [`Service::handle_with`], awaiting the GPU's kernels where the
+    /// service has one.
+    pub async fn handle_async(&mut self, request: Request, post: &mut dyn FnMut(Reply)) -> Reply {
         match request {
             Request::Run {
                 generation,
@@ -83,14 +112,16 @@ impl Service {
                 pinned,
                 scope,
             } => {
-                let (report, baseline) = self.run(&study, seed, &design, scope, generation, post);
-                let pinned = pinned.map(|pairs| {
-                    let study_ref = &study;
-                    let study = self.study(study_ref)?;
-                    let design = design_from_pairs(&study, seed, &pairs)?;
-                    let mut tell = announce(post, generation, "design A");
-                    self.summary(study_ref, &study, &design, scope, &mut tell)
-                });
+                let (report, baseline) = self
+                    .run(&study, seed, &design, scope, (generation, &mut *post))
+                    .await;
+                let pinned = match pinned {
+                    Some(pairs) => Some(
+                        self.pinned(&study, seed, &pairs, scope, (generation, post))
+                            .await,
+                    ),
+                    None => None,
+                };
                 Reply::Ran {
                     generation,
                     report,
@@ -105,44 +136,66 @@ impl Service {
                 seed,
             } => Reply::Checked {
                 id,
-                outcome: self.check(&study, &claim, seed),
+                outcome: self.check(&study, &claim, seed).await,
             },
         }
     }
 
     /// The design's summary and the default design's, each with at least
     /// the optional stages `scope` names.
-    fn run(
+    async fn run(
         &mut self,
         study_ref: &StudyRef,
         seed: u64,
         pairs: &[(String, String)],
         scope: Scope,
-        generation: u64,
-        post: &mut dyn FnMut(Reply),
+        (generation, post): (u64, &mut dyn FnMut(Reply)),
     ) -> (Result<RunSummary, String>, Option<RunSummary>) {
         let study = match self.study(study_ref) {
             Ok(study) => study,
             Err(e) => return (Err(e), None),
         };
         let default = study.default_design(seed);
-        let baseline = self.summary(
-            study_ref,
-            &study,
-            &default,
-            scope,
-            &mut announce(&mut *post, generation, "the default design"),
-        );
+        let baseline = self
+            .summary(
+                study_ref,
+                &study,
+                &default,
+                scope,
+                &mut announce(&mut *post, generation, "the default design"),
+            )
+            .await;
         let mut tell = announce(post, generation, "your design");
-        let report = design_from_pairs(&study, seed, pairs)
-            .and_then(|design| self.summary(study_ref, &study, &design, scope, &mut tell));
+        let report = match design_from_pairs(&study, seed, pairs) {
+            Ok(design) => {
+                self.summary(study_ref, &study, &design, scope, &mut tell)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         (report, baseline.ok())
+    }
+
+    /// The summary of the pinned design `pairs` (compare mode's design A).
+    async fn pinned(
+        &mut self,
+        study_ref: &StudyRef,
+        seed: u64,
+        pairs: &[(String, String)],
+        scope: Scope,
+        (generation, post): (u64, &mut dyn FnMut(Reply)),
+    ) -> Result<RunSummary, String> {
+        let study = self.study(study_ref)?;
+        let design = design_from_pairs(&study, seed, pairs)?;
+        let mut tell = announce(post, generation, "design A");
+        self.summary(study_ref, &study, &design, scope, &mut tell)
+            .await
     }
 
     /// The summary of `design` with at least the optional stages `scope`
     /// names: kept from a recent run, or run now (with the stages a kept
     /// summary had, which the runner's memo answers at once).
-    fn summary(
+    async fn summary(
         &mut self,
         study_ref: &StudyRef,
         study: &Study,
@@ -165,7 +218,8 @@ impl Service {
         }
         let summary = self
             .runner
-            .run_scoped(study, design, scope, progress)
+            .run_async(study, design, scope, progress)
+            .await
             .map(|report| RunSummary::from(&report))
             .map_err(|e| e.to_string())?;
         if self.summaries.len() == CACHED_SUMMARIES {
@@ -176,7 +230,7 @@ impl Service {
         Ok(summary)
     }
 
-    fn check(
+    async fn check(
         &mut self,
         study_ref: &StudyRef,
         claim_id: &str,
@@ -189,7 +243,8 @@ impl Service {
             .find(|c| c.id == claim_id)
             .ok_or_else(|| format!("{} has no claim `{claim_id}`", study.meta.id))?;
         self.runner
-            .check(&study, claim, seed)
+            .check_async(&study, claim, seed)
+            .await
             .map(Into::into)
             .map_err(|e| e.to_string())
     }

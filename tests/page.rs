@@ -36,6 +36,43 @@ async fn root_with_webgpu_shows_name_steps_and_adapter() {
     browser.close().await;
 }
 
+/// With a WebGPU adapter the engine's kernels run on it: the report names
+/// it, and its numbers agree with the CPU reference's, run natively here
+/// (the scores differ in their last bits, nothing a card shows).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_on_webgpu_agrees_with_the_cpu_reference() {
+    let browser = Browser::start(true).await;
+    let label = browser.open_and_check("/?step=model").await;
+    assert!(label.starts_with("WebGPU ("), "backend label was {label:?}");
+    let auc = browser.card_after_run("offline.auc").await;
+    let json: serde_json::Value =
+        serde_json::from_str(&browser.fetch_link("[data-testid=export-json]").await)
+            .expect("the report is JSON");
+    assert_eq!(json["backend"], label.as_str());
+    let study = &casebook::bundled_studies().expect("bundled studies")[0];
+    let reference = casebook::Runner::default()
+        .run(study, &study.default_design(casebook::DEFAULT_SEED))
+        .expect("the default design runs natively");
+    for key in [
+        "offline.auc",
+        "offline.log_loss",
+        "offline.ndcg_at_10",
+        "online.ctr",
+    ] {
+        let on_page = json["metrics"][key].as_f64().expect(key);
+        let cpu = reference.metric(key).expect(key);
+        assert!(
+            (on_page - cpu).abs() <= 1e-4 * cpu.abs().max(1.0),
+            "{key}: {on_page} on {label}, {cpu} on the CPU"
+        );
+    }
+    assert_eq!(
+        auc,
+        format!("{:.4}", reference.metric("offline.auc").expect("an AUC"))
+    );
+    browser.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn root_without_webgpu_falls_back_to_cpu() {
     let browser = Browser::start(false).await;

@@ -11,7 +11,7 @@
 //! error scopes, and a lost device is remembered, so a failure is an error
 //! the caller can fall back from, never a panic.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +30,7 @@ pub const KERNELS: [(&str, &str); 3] = [
 ];
 
 /// The most items one top-k call keeps per query (the kernel's `MAX_K`).
-pub const MAX_K: usize = 32;
+pub const MAX_K: usize = 128;
 const FORWARD_GROUP: u32 = 64;
 const TOP_K_GROUP: u32 = 64;
 const HISTOGRAM_GROUP: u32 = 256;
@@ -57,6 +57,8 @@ pub struct Gpu {
     top_k: wgpu::ComputePipeline,
     histogram: wgpu::ComputePipeline,
     buffers: RefCell<HashMap<&'static str, wgpu::Buffer>>,
+    /// Kernel results read back so far.
+    read_backs: Cell<u64>,
     /// Why the device was lost, once it has been.
     lost: Arc<Mutex<Option<String>>>,
 }
@@ -220,6 +222,7 @@ impl Gpu {
             top_k,
             histogram,
             buffers: RefCell::new(HashMap::new()),
+            read_backs: Cell::new(0),
             lost,
         })
     }
@@ -245,6 +248,12 @@ impl Gpu {
             slot.get_or_insert_with(|| "the device was destroyed".to_owned());
         }
         self.device.destroy();
+    }
+
+    /// How many kernel results this device has read back: each kernel call
+    /// that ran here reads back at least one.
+    pub fn read_backs(&self) -> u64 {
+        self.read_backs.get()
     }
 
     /// The largest buffer one binding may hold, in bytes.
@@ -380,6 +389,7 @@ impl Gpu {
             .map_err(device_error)?;
         let bytes = slice.get_mapped_range().map_err(device_error)?.to_vec();
         buffer.unmap();
+        self.read_backs.set(self.read_backs.get() + 1);
         Ok(bytes)
     }
 
@@ -496,7 +506,7 @@ impl Kernels for Gpu {
         check_width(items, queries.width, "the queries' width")?;
         self.check_lost()?;
         if k > MAX_K {
-            return Err(ComputeError::Shape(format!(
+            return Err(ComputeError::Unsupported(format!(
                 "k = {k}: the GPU keeps at most {MAX_K}"
             )));
         }
@@ -597,8 +607,10 @@ impl Gpu {
     ) -> Result<(), ComputeError> {
         let width = items.width;
         let item_buffer = self.upload("items", &items.data[start * width..(start + n) * width]);
-        // Enough chunks to keep a large GPU busy, few enough to read back.
-        let chunks = n.div_ceil(64).clamp(1, 16_384).min(n.max(1));
+        // Enough chunks to keep a large GPU busy, few enough to read back:
+        // 64 items a chunk, or four times `k` (a chunk no longer than its
+        // list would read back every item).
+        let chunks = n.div_ceil((4 * k).max(64)).clamp(1, 16_384).min(n.max(1));
         let chunk = n.div_ceil(chunks).max(1);
         let chunks = n.div_ceil(chunk).max(1);
         let threads = (queries.len() * chunks) as u64;

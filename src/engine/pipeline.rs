@@ -229,19 +229,46 @@ impl<K: PartialEq, V, const N: usize> Memo<K, V, N> {
         key: K,
         run: impl FnOnce() -> Result<V, E>,
     ) -> Result<Arc<V>, E> {
-        if let Some(at) = self.slots.iter().position(|(k, _)| *k == key) {
-            let hit = self.slots.remove(at);
-            let value = Arc::clone(&hit.1);
-            self.slots.push(hit);
+        if let Some(value) = self.hit(&key) {
             return Ok(value);
         }
-        let value = Arc::new(run()?);
+        Ok(self.keep(key, run()?))
+    }
+
+    /// [`Memo::get_or_try`] for a stage that awaits the compute kernels.
+    ///
+    /// # Errors
+    /// As [`Memo::get_or_try`].
+    pub async fn get_or_try_async<E>(
+        &mut self,
+        key: K,
+        run: impl AsyncFnOnce() -> Result<V, E>,
+    ) -> Result<Arc<V>, E> {
+        if let Some(value) = self.hit(&key) {
+            return Ok(value);
+        }
+        Ok(self.keep(key, run().await?))
+    }
+
+    /// The kept result of `key`, now the most recently used.
+    fn hit(&mut self, key: &K) -> Option<Arc<V>> {
+        let at = self.slots.iter().position(|(k, _)| k == key)?;
+        let hit = self.slots.remove(at);
+        let value = Arc::clone(&hit.1);
+        self.slots.push(hit);
+        Some(value)
+    }
+
+    /// Keeps `value` as the result of `key`, forgetting the least recently
+    /// used one if the memo is full.
+    fn keep(&mut self, key: K, value: V) -> Arc<V> {
+        let value = Arc::new(value);
         self.runs += 1;
         if self.slots.len() >= N.max(1) {
             self.slots.remove(0);
         }
         self.slots.push((key, Arc::clone(&value)));
-        Ok(value)
+        value
     }
 
     /// How many times the stage has really run (for tests of memoization).

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::compute::Backend;
+use crate::compute::{Backend, Compute, block_on};
 use crate::engine::pipeline::content::{ContentPipeline, ContentReport};
 use crate::engine::pipeline::feed::{FeedPipeline, FeedReport, PipelineError};
 use crate::engine::pipeline::{Memo, Progress, Scope, Stage};
@@ -112,15 +112,40 @@ pub struct ClaimResult {
 }
 
 /// Runs designs of any study, keeping each world's pipeline (and so its
-/// memoized stages) between runs.
+/// memoized stages) between runs, with the compute kernels on one backend
+/// (the CPU reference by default).
+///
+/// The memos are keyed by design, not by backend: a runner's backend is
+/// chosen once, when it is made, and changes only if its GPU fails (the
+/// results kept from before then agree with the CPU's within the kernels'
+/// tolerance, so keeping them is sound).
 #[derive(Debug, Default)]
 pub struct Runner {
     feed: FeedPipeline,
     serving: Memo<(ServingConfig, u64), ServingSummary>,
     content: ContentPipeline,
+    compute: Compute,
 }
 
 impl Runner {
+    /// A runner whose kernels run on `compute`.
+    pub fn new(compute: Compute) -> Runner {
+        Runner {
+            compute,
+            ..Runner::default()
+        }
+    }
+
+    /// The backend the next run's kernels use.
+    pub fn backend(&self) -> Backend {
+        self.compute.backend()
+    }
+
+    /// The compute backend itself (its GPU's counters, say).
+    pub fn compute(&self) -> &Compute {
+        &self.compute
+    }
+
     /// Runs `design` of `study` to its report.
     ///
     /// # Errors
@@ -156,11 +181,31 @@ impl Runner {
         scope: Scope,
         progress: Progress,
     ) -> Result<Report, RunError> {
+        block_on(self.run_async(study, design, scope, progress))
+    }
+
+    /// [`Runner::run_scoped`], awaiting the GPU's kernels where the runner
+    /// has one (in the browser a GPU run must be awaited: its read-backs
+    /// are asynchronous).
+    ///
+    /// # Errors
+    /// As [`Runner::run`].
+    pub async fn run_async(
+        &mut self,
+        study: &Study,
+        design: &Design,
+        scope: Scope,
+        progress: Progress<'_>,
+    ) -> Result<Report, RunError> {
+        let before = self.compute.backend();
+        let compute = &self.compute;
         let (result, config) = match &study.world {
             WorldSpec::Feed(params) => {
-                let report =
-                    self.feed
-                        .run_scoped(&feed::feed_design(params, design), scope, progress)?;
+                let feed_design = feed::feed_design(params, design);
+                let report = self
+                    .feed
+                    .run_on(&feed_design, scope, compute, progress)
+                    .await?;
                 // A feed request scores every candidate of a session.
                 let items = f64::from(params.session_len) * CANDIDATES_PER_SLOT as f64;
                 let population = u64::from(params.users) * items as u64;
@@ -168,11 +213,10 @@ impl Runner {
                 (StudyReport::Feed(report), config)
             }
             WorldSpec::Content(params) => {
-                let report = self.content.run_scoped(
-                    &content::content_design(params, design),
-                    scope,
-                    progress,
-                )?;
+                let content_design = content::content_design(params, design);
+                let report = (self.content)
+                    .run_on(&content_design, scope, compute, progress)
+                    .await?;
                 // Every new post is scored once; a batch job would score a
                 // day's posts.
                 let population = u64::from(params.posts_per_day);
@@ -188,7 +232,7 @@ impl Runner {
         Ok(Report {
             study: study.meta.id.clone(),
             seed,
-            backend: Backend::Cpu.label(),
+            backend: backend_label(&before, &self.compute.backend()),
             design: design.values.clone(),
             result,
             serving: (*serving).clone(),
@@ -208,19 +252,34 @@ impl Runner {
         claim: &Claim,
         seed: u64,
     ) -> Result<ClaimResult, RunError> {
+        block_on(self.check_async(study, claim, seed))
+    }
+
+    /// [`Runner::check`], awaiting the GPU's kernels where the runner has one.
+    ///
+    /// # Errors
+    /// As [`Runner::check`].
+    pub async fn check_async(
+        &mut self,
+        study: &Study,
+        claim: &Claim,
+        seed: u64,
+    ) -> Result<ClaimResult, RunError> {
         let mut design = study.default_design(seed);
         for (id, value) in &claim.given {
             design.values.insert(id.clone(), value.clone());
         }
-        let mut measure = |value: &KnobValue| {
+        let mut measure = async |value: &KnobValue| {
             design.values.insert(claim.knob.clone(), value.clone());
-            let report = self.run(study, &design)?;
+            let report = self
+                .run_async(study, &design, Scope::ALL, &mut |_| {})
+                .await?;
             report
                 .metric(&claim.metric)
                 .ok_or_else(|| RunError::MissingMetric(claim.metric.clone()))
         };
-        let baseline = measure(&claim.baseline)?;
-        let value = measure(&claim.value)?;
+        let baseline = measure(&claim.baseline).await?;
+        let value = measure(&claim.value).await?;
         let delta = value - baseline;
         Ok(ClaimResult {
             claim: claim.id.clone(),
@@ -230,5 +289,15 @@ impl Runner {
             delta,
             holds: claim.holds(delta),
         })
+    }
+}
+
+/// The backend a run names: the one it ran on, or, where the GPU failed
+/// during the run and the rest ran on the CPU, both.
+fn backend_label(before: &Backend, after: &Backend) -> String {
+    if before == after {
+        after.label()
+    } else {
+        format!("{} (after {} failed)", after.label(), before.label())
     }
 }

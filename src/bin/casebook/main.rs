@@ -53,6 +53,10 @@ mod cli {
             /// Print the whole report as JSON instead of its metrics as text.
             #[arg(long)]
             json: bool,
+            /// Compute on the GPU (Vulkan, Metal or DX12) where there is
+            /// one; the report names the backend that ran.
+            #[arg(long)]
+            gpu: bool,
         },
         /// Check a study's claims: run each at every seed and print the
         /// measured change. Exits with 1 if a claim does not hold.
@@ -69,6 +73,9 @@ mod cli {
             /// Print the results as JSON lines.
             #[arg(long)]
             json: bool,
+            /// Compute on the GPU (Vulkan, Metal or DX12) where there is one.
+            #[arg(long)]
+            gpu: bool,
         },
         /// Compare two samples feature by feature for drift: CSVs with a
         /// header row and one numeric column per feature.
@@ -125,7 +132,8 @@ mod cli {
                 set,
                 seed,
                 json,
-            } => match studies::run(&study, &set, seed, json) {
+                gpu,
+            } => match studies::run(&study, &set, seed, json, gpu) {
                 Ok(text) => emit(&text),
                 Err(message) => fail(&message),
             },
@@ -134,7 +142,8 @@ mod cli {
                 seeds,
                 claim,
                 json,
-            } => match studies::check(&names, &seeds, claim.as_deref(), json) {
+                gpu,
+            } => match studies::check(&names, &seeds, claim.as_deref(), json, gpu) {
                 Ok((text, all_hold)) => {
                     let code = emit(&text);
                     if all_hold {

@@ -4,7 +4,17 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use casebook::compute::{Compute, block_on};
 use casebook::{Runner, Study, bundled_studies, parse_study};
+
+/// A runner on the GPU if `gpu` and the machine has one, else on the CPU.
+fn runner(gpu: bool) -> Runner {
+    if gpu {
+        Runner::new(block_on(Compute::detect()))
+    } else {
+        Runner::default()
+    }
+}
 
 /// Finds a bundled study by id, or reads and validates a study file.
 pub fn load(name: &str) -> Result<Study, String> {
@@ -25,7 +35,7 @@ pub fn load(name: &str) -> Result<Study, String> {
 }
 
 /// Runs one design; the report as JSON or as aligned `key value` lines.
-pub fn run(name: &str, set: &[String], seed: u64, json: bool) -> Result<String, String> {
+pub fn run(name: &str, set: &[String], seed: u64, json: bool, gpu: bool) -> Result<String, String> {
     let study = load(name)?;
     let mut design = study.default_design(seed);
     for assignment in set {
@@ -36,7 +46,7 @@ pub fn run(name: &str, set: &[String], seed: u64, json: bool) -> Result<String, 
         };
         study.set(&mut design, id.trim(), value)?;
     }
-    let report = Runner::default()
+    let report = runner(gpu)
         .run(&study, &design)
         .map_err(|e| e.to_string())?;
     if json {
@@ -61,13 +71,14 @@ pub fn check(
     seeds: &[u64],
     only: Option<&str>,
     json: bool,
+    gpu: bool,
 ) -> Result<(String, bool), String> {
     let mut out = String::new();
     let mut all_hold = true;
     let mut checked = 0;
     for name in names {
         let study = load(name)?;
-        let mut runner = Runner::default();
+        let mut runner = runner(gpu);
         for claim in study
             .claims
             .iter()

@@ -14,7 +14,7 @@ struct Params {
     pad: u32,
 }
 
-const MAX_K: u32 = 32u;
+const MAX_K: u32 = 128u;
 const WORKGROUP: u32 = 64u;
 const NONE: u32 = 0xffffffffu;
 

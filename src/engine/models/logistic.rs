@@ -12,7 +12,7 @@
 use rand::seq::SliceRandom;
 
 use super::{Progress, TrainingCurve, log_loss};
-use crate::compute::{self, Activation, DenseLayer, Network, Precision, Rows};
+use crate::compute::{self, Activation, Compute, DenseLayer, Network, Precision, Rows};
 use crate::engine::data::Dataset;
 use crate::engine::math::sigmoid;
 use crate::engine::rng::StageRng;
@@ -143,18 +143,53 @@ impl LogisticModel {
         z
     }
 
-    /// Predicted probability for every row of `data`.
+    /// Predicted probability for every row of `data`, on the CPU.
     pub fn predict(&self, data: &Dataset) -> Vec<f64> {
-        if let Some(layer) = &self.dense_layer {
-            // The dense part of every row in one matrix pass.
-            let dense = dense_logits(layer, &data.dense);
+        compute::block_on(self.predict_on(data, &Compute::cpu()))
+    }
+
+    /// Predicted probability for every row of `data`: the dense part of
+    /// every row in one pass of the one-output dense layer through
+    /// `compute`'s forward kernel, then the sparse ids' and bags' weights.
+    ///
+    /// # Panics
+    /// Never: a dataset's dense rows are as wide as the model's layer.
+    pub async fn predict_on(&self, data: &Dataset, compute: &Compute) -> Vec<f64> {
+        let Some(layer) = self.dense_network() else {
             return (0..data.len())
-                .map(|i| sigmoid(self.add_sparse(data, i, dense[i])))
+                .map(|i| sigmoid(self.add_sparse(data, i, f64::from(self.bias))))
                 .collect();
-        }
+        };
+        let rows =
+            Rows::new(&data.dense, layer.inputs()).expect("dense rows are as wide as the layer");
+        let dense = compute
+            .forward(&layer, rows)
+            .await
+            .expect("the layer takes rows of its width");
         (0..data.len())
-            .map(|i| sigmoid(self.logit(data, i)))
+            .map(|i| sigmoid(self.add_sparse(data, i, f64::from(dense[i]))))
             .collect()
+    }
+
+    /// The dense weights and bias as a one-output layer at the model's
+    /// precision; `None` without dense columns.
+    fn dense_network(&self) -> Option<Network> {
+        if let Some(layer) = &self.dense_layer {
+            return Some(layer.clone());
+        }
+        let d = self.dense.len();
+        if d == 0 {
+            return None;
+        }
+        DenseLayer::new(
+            d,
+            1,
+            self.dense.clone(),
+            vec![self.bias],
+            Activation::Identity,
+        )
+        .and_then(|l| Network::new(vec![l]))
+        .ok()
     }
 
     /// This model with its weights stored at `precision`: each sparse or

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::compute::Precision;
+use crate::compute::{Compute, Precision, block_on};
 
 use super::watch::{Deployments, MonitorDesign};
 use super::{
@@ -424,13 +424,12 @@ impl ContentPipeline {
 
     /// The classifier's test scores for `design` (memoized by `key`),
     /// quantizing the fp32 training of the same design when there is one.
-    fn classify(
+    async fn classify(
         &mut self,
         design: &ContentDesign,
-        key: &ContentDesign,
-        world: &ContentWorld,
-        table: &RawTable,
-        progress: Progress,
+        (key, world, table): (&ContentDesign, &ContentWorld, &RawTable),
+        compute: &Compute,
+        progress: Progress<'_>,
     ) -> Result<Arc<Classified>, PipelineError> {
         let seed = Seed(design.seed);
         let fit_key = ContentDesign {
@@ -438,28 +437,30 @@ impl ContentPipeline {
             ..key.clone()
         };
         let fp32 = &mut self.fp32;
-        self.scored.get_or_try(key.clone(), || {
-            progress(Stage::Training);
-            let trained = fp32.get_or_try(fit_key, || {
-                let prepared = prepare(design, world, table, seed)?;
-                let fit = train_classifier(design, world, table, &prepared, seed);
-                let data = data_summary(design, world, &prepared);
-                Ok::<_, PipelineError>(Trained {
-                    test: prepared.test,
-                    fit,
-                    data,
+        self.scored
+            .get_or_try_async(key.clone(), async || {
+                progress(Stage::Training);
+                let trained = fp32.get_or_try(fit_key, || {
+                    let prepared = prepare(design, world, table, seed)?;
+                    let fit = train_classifier(design, world, table, &prepared, seed);
+                    let data = data_summary(design, world, &prepared);
+                    Ok::<_, PipelineError>(Trained {
+                        test: prepared.test,
+                        fit,
+                        data,
+                    })
+                })?;
+                let (mut scores, model) = trained.fit.predict(design, compute).await;
+                recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
+                Ok(Classified {
+                    test: trained.test.clone(),
+                    scores,
+                    model,
+                    training: trained.fit.curve.clone(),
+                    data: trained.data.clone(),
                 })
-            })?;
-            let (mut scores, model) = trained.fit.predict(design);
-            recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
-            Ok(Classified {
-                test: trained.test.clone(),
-                scores,
-                model,
-                training: trained.fit.curve.clone(),
-                data: trained.data.clone(),
             })
-        })
+            .await
     }
 
     /// Runs `design` to its report.
@@ -495,6 +496,21 @@ impl ContentPipeline {
         scope: Scope,
         progress: Progress,
     ) -> Result<ContentReport, PipelineError> {
+        block_on(self.run_on(design, scope, &Compute::cpu(), progress))
+    }
+
+    /// [`ContentPipeline::run_scoped`] with its kernels on `compute` (the
+    /// classifier's scoring, the score histogram).
+    ///
+    /// # Errors
+    /// As [`ContentPipeline::run`].
+    pub async fn run_on(
+        &mut self,
+        design: &ContentDesign,
+        scope: Scope,
+        compute: &Compute,
+        progress: Progress<'_>,
+    ) -> Result<ContentReport, PipelineError> {
         design.validate()?;
         let seed = Seed(design.seed);
         let world = self
@@ -521,14 +537,16 @@ impl ContentPipeline {
             monitor: design.monitor,
             ..key.clone()
         };
-        let classified = self.classify(design, &key, &world, &table, progress)?;
+        let classified = self
+            .classify(design, (&key, &world, &table), compute, progress)
+            .await?;
         let (test, scores) = (&classified.test, &classified.scores);
         let labels: Vec<u8> = test
             .iter()
             .map(|&i| u8::from(table.label[i] > 0.5))
             .collect();
         let report = binary_report(&labels, scores, design.policy.high, 10)?;
-        let curves = Curves::new(&report, &labels, scores, design.policy.high)?;
+        let curves = Curves::new(&report, &labels, scores, design.policy.high, compute).await?;
         let recall_at_precision_90 = report.sweep.recall_at_precision(0.9)?.recall;
         let offline = ContentOffline {
             auc: report.roc_auc,
@@ -541,16 +559,16 @@ impl ContentPipeline {
         };
         let deployments = &mut self.deployments;
         let monitoring = if scope.monitoring {
-            let report = self.monitoring.get_or_try(monitor_key, || {
-                progress(Stage::Monitoring);
-                Ok::<_, PipelineError>(monitor::monitor_days(
-                    design,
-                    &world,
-                    &table,
-                    seed,
-                    deployments,
-                ))
-            })?;
+            let report = self
+                .monitoring
+                .get_or_try_async(monitor_key, async || {
+                    progress(Stage::Monitoring);
+                    let report =
+                        monitor::monitor_days(design, &world, &table, seed, deployments, compute)
+                            .await;
+                    Ok::<_, PipelineError>(report)
+                })
+                .await?;
             Some((*report).clone())
         } else {
             None
@@ -681,7 +699,9 @@ enum FitModel {
 impl ContentFit {
     /// The scores of the posts, and the model's summary, with the model
     /// quantized as `design` says.
-    fn predict(&self, design: &ContentDesign) -> (Vec<f64>, ModelSummary) {
+    /// Logistic regression and the MLP score through `compute`'s forward
+    /// kernel; boosted trees and the keyword rule on the CPU.
+    async fn predict(&self, design: &ContentDesign, compute: &Compute) -> (Vec<f64>, ModelSummary) {
         let precision = design.quantization;
         let summary = |params: usize, flops: f64, bytes: u64| {
             ModelSummary::new(design.model.id(), params, flops).at(precision, bytes)
@@ -700,7 +720,7 @@ impl ContentFit {
                 let model = model.quantized(precision, calibration);
                 let flops = model.flops_per_item(test);
                 let summary = summary(model.params(), flops, model.bytes());
-                (model.predict(test), summary)
+                (model.predict_on(test, compute).await, summary)
             }
             FitModel::Gbdt(model) => {
                 let model = model.quantized(precision);
@@ -711,7 +731,7 @@ impl ContentFit {
                 let model = model.quantized(precision, calibration);
                 let flops = model.flops_per_item(test);
                 let summary = summary(model.params(), flops, model.bytes());
-                (model.predict(test), summary)
+                (model.predict_on(test, compute).await, summary)
             }
         }
     }

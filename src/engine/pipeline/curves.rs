@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::compute::cpu_histogram;
+use crate::compute::Compute;
 use crate::engine::metrics::{BinaryReport, MetricError};
 
 /// At most this many points per curve reach a chart: a curve over 100,000
@@ -47,11 +47,12 @@ impl Curves {
     ///
     /// # Errors
     /// As the report's curves (a single class).
-    pub fn new(
+    pub async fn new(
         report: &BinaryReport,
         labels: &[u8],
         probs: &[f64],
         threshold: f64,
+        compute: &Compute,
     ) -> Result<Curves, MetricError> {
         let roc = report.sweep.roc_curve(true)?;
         let roc: Vec<[f64; 2]> = roc
@@ -73,10 +74,12 @@ impl Curves {
             .iter()
             .filter_map(|b| Some([b.mean_predicted?, b.observed_rate?, b.count as f64]))
             .collect();
-        // The scores kernel's reference: the same bins as the GPU's.
+        // The histogram kernel: counts, the same on every backend.
         let scores: Vec<f32> = probs.iter().map(|&p| p as f32).collect();
         let classes: Vec<bool> = labels.iter().map(|&y| y == 1).collect();
-        let histogram = cpu_histogram(&scores, &classes, SCORE_BINS)
+        let histogram = compute
+            .histogram(&scores, &classes, SCORE_BINS)
+            .await
             .map_err(|_| MetricError::InvalidParameter("scores and labels differ in length"))?;
         let c = report.confusion;
         Ok(Curves {
@@ -129,7 +132,8 @@ mod tests {
             })
             .collect();
         let report = binary_report(&labels, &probs, 0.5, 10)?;
-        let curves = Curves::new(&report, &labels, &probs, 0.5)?;
+        let curves =
+            crate::compute::block_on(Curves::new(&report, &labels, &probs, 0.5, &Compute::cpu()))?;
         assert_eq!(curves.roc.first(), Some(&[0.0, 0.0]));
         assert_eq!(curves.roc.last(), Some(&[1.0, 1.0]));
         assert!(curves.roc.len() <= 2 * CURVE_POINTS + 2);

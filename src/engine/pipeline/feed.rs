@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::compute::Precision;
+use crate::compute::{Compute, Precision, block_on};
 
 use super::watch::{DayView, Deployed, Deployments};
 use super::{Curves, Memo, Progress, RECENT, Scope, Stage};
@@ -223,13 +223,14 @@ impl FeedPipeline {
 
     /// The monitoring timeline, memoized apart from the knobs it does not
     /// read: the A/B test's size and retrieval.
-    fn monitoring(
+    async fn monitoring(
         &mut self,
         design: &FeedDesign,
         world: &FeedWorld,
         table: &RawTable,
         seed: Seed,
-        progress: Progress,
+        compute: &Compute,
+        progress: Progress<'_>,
     ) -> Result<MonitorReport, PipelineError> {
         let key = FeedDesign {
             ab: AbDesign::default(),
@@ -237,32 +238,41 @@ impl FeedPipeline {
             ..design.clone()
         };
         let deployments = &mut self.deployments;
-        let report = self.monitoring.get_or_try(key, || {
-            progress(Stage::Monitoring);
-            Ok::<_, PipelineError>(monitor_days(design, world, table, seed, deployments))
-        })?;
+        let report = self
+            .monitoring
+            .get_or_try_async(key, async || {
+                progress(Stage::Monitoring);
+                let report = monitor_days(design, world, table, seed, deployments, compute).await;
+                Ok::<_, PipelineError>(report)
+            })
+            .await?;
         Ok((*report).clone())
     }
 
     /// The retrieval stage, memoized on the world and its own knobs (the
     /// towers on the world alone).
-    fn retrieval(
+    async fn retrieval(
         &mut self,
         world_key: &(u64, FeedParams),
         world: &FeedWorld,
         design: RetrievalDesign,
         seed: Seed,
-        progress: Progress,
+        compute: &Compute,
+        progress: Progress<'_>,
     ) -> Result<RetrievalReport, PipelineError> {
         let key = (world_key.0, world_key.1.clone(), design);
         let towers = &mut self.towers;
-        let report = self.retrieval.get_or_try(key, || {
-            progress(Stage::Retrieval);
-            let towers = towers.get_or_try(world_key.clone(), || {
-                Ok::<_, PipelineError>(train_towers(world, ONLINE_DAYS, seed))
-            })?;
-            Ok::<_, PipelineError>(retrieve(world, &towers, &design, ONLINE_DAYS, seed))
-        })?;
+        let report = self
+            .retrieval
+            .get_or_try_async(key, async || {
+                progress(Stage::Retrieval);
+                let towers = towers.get_or_try(world_key.clone(), || {
+                    Ok::<_, PipelineError>(train_towers(world, ONLINE_DAYS, seed))
+                })?;
+                let report = retrieve(world, &towers, &design, ONLINE_DAYS, seed, compute).await;
+                Ok::<_, PipelineError>(report)
+            })
+            .await?;
         Ok((*report).clone())
     }
 
@@ -298,6 +308,21 @@ impl FeedPipeline {
         scope: Scope,
         progress: Progress,
     ) -> Result<FeedReport, PipelineError> {
+        block_on(self.run_on(design, scope, &Compute::cpu(), progress))
+    }
+
+    /// [`FeedPipeline::run_scoped`] with its kernels on `compute` (the
+    /// ranker's scoring, the retrieval scan, the score histogram).
+    ///
+    /// # Errors
+    /// As [`FeedPipeline::run`].
+    pub async fn run_on(
+        &mut self,
+        design: &FeedDesign,
+        scope: Scope,
+        compute: &Compute,
+        progress: Progress<'_>,
+    ) -> Result<FeedReport, PipelineError> {
         let seed = Seed(design.seed);
         let world_key = (design.seed, design.world.clone());
         let world = self.world.get_or_try(world_key.clone(), || {
@@ -322,19 +347,31 @@ impl FeedPipeline {
             ..key.clone()
         };
         let fp32 = &mut self.fp32;
-        let ranked = self.ranker.get_or_try(key, || {
-            progress(Stage::Training);
-            let fit = fp32.get_or_try(fit_key, || fit_ranker(design, &world, &table, seed))?;
-            rank(design, &world, &table, &fit, seed)
-        })?;
+        let ranked = self
+            .ranker
+            .get_or_try_async(key, async || {
+                progress(Stage::Training);
+                let fit = fp32.get_or_try(fit_key, || fit_ranker(design, &world, &table, seed))?;
+                rank(design, (&world, &table), &fit, seed, compute).await
+            })
+            .await?;
         let ab = ab::run(&world, &ranked.served, design.ab, seed);
         let retrieval = if scope.retrieval {
-            Some(self.retrieval(&world_key, &world, design.retrieval, seed, progress)?)
+            let retrieval = self.retrieval(
+                &world_key,
+                &world,
+                design.retrieval,
+                seed,
+                compute,
+                progress,
+            );
+            Some(retrieval.await?)
         } else {
             None
         };
         let monitoring = if scope.monitoring {
-            Some(self.monitoring(design, &world, &table, seed, progress)?)
+            let monitoring = self.monitoring(design, &world, &table, seed, compute, progress);
+            Some(monitoring.await?)
         } else {
             None
         };
@@ -411,12 +448,12 @@ fn fit_ranker(
 
 /// Quantizes the ranker of `fit` as `design` says and measures it offline
 /// and online.
-fn rank(
+async fn rank(
     design: &FeedDesign,
-    world: &FeedWorld,
-    table: &RawTable,
+    (world, table): (&FeedWorld, &RawTable),
     fit: &RankerFit,
     seed: Seed,
+    compute: &Compute,
 ) -> Result<Ranked, PipelineError> {
     let (parts, model, test_set) = (&fit.parts, &fit.model, &fit.test_set);
     let trained = &model.at(design.quantization);
@@ -424,7 +461,10 @@ fn rank(
         recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
         scores
     };
-    let scores = calibrate(trained.scores(test_set, creator_ctr(table), &parts.test));
+    let scores = trained
+        .scores(test_set, creator_ctr(table), &parts.test, compute)
+        .await;
+    let scores = calibrate(scores);
     let last = world.params.days;
     let (online, served) = serve(
         world,
@@ -432,12 +472,15 @@ fn rank(
         (trained, &model.fitted, &model.served),
         seed,
         last.saturating_sub(ONLINE_DAYS)..last,
-    );
+        compute,
+    )
+    .await;
 
-    let [auc_like, auc_share, auc_hide] = task_aucs(world, &parts.test, trained, test_set, &scores);
+    let [auc_like, auc_share, auc_hide] =
+        task_aucs(world, &parts.test, (trained, test_set), &scores, compute).await;
     let labels: Vec<u8> = test_set.label.iter().map(|&y| u8::from(y > 0.5)).collect();
     let report = binary_report(&labels, &scores, 0.5, 10)?;
-    let curves = Curves::new(&report, &labels, &scores, 0.5)?;
+    let curves = Curves::new(&report, &labels, &scores, 0.5, compute).await?;
     let ranked = RankedQueries::new(&labels, &scores, &test_set.group)?;
     let ndcg = ranked.ndcg_at_k(10)?;
     Ok(Ranked {
@@ -476,12 +519,12 @@ fn rank(
 
 /// ROC-AUC of like, share and hide on the test rows (see [`Offline`]); NaN
 /// where a task has one class only.
-fn task_aucs(
+async fn task_aucs(
     world: &FeedWorld,
     rows: &[usize],
-    trained: &Trained,
-    set: &Dataset,
+    (trained, set): (&Trained, &Dataset),
     click_scores: &[f64],
+    compute: &Compute,
 ) -> [f64; 3] {
     let log = &world.impressions;
     let tasks = [&log.like, &log.share, &log.hide];
@@ -490,7 +533,7 @@ fn task_aucs(
         let y: Vec<u8> = rows.iter().map(|&i| u8::from(labels[i])).collect();
         let scores: Vec<f64> = match trained {
             // Head 0 is the click; the others follow in like, share, hide order.
-            Trained::Mlp(model) => model.predict_task(set, k + 1),
+            Trained::Mlp(model) => model.predict_task_on(set, k + 1, compute).await,
             _ if k == 2 => click_scores.iter().map(|p| -p).collect(),
             _ => click_scores.to_vec(),
         };
@@ -644,12 +687,21 @@ impl Trained {
     /// Click scores for `rows` of a table whose transformed rows are `set`
     /// and whose creators' past click rates are `creator_ctr` (which only
     /// the popularity ranker reads).
-    fn scores(&self, set: &Dataset, creator_ctr: Option<&[f32]>, rows: &[usize]) -> Vec<f64> {
+    ///
+    /// Logistic regression and the MLP score through `compute`'s forward
+    /// kernel; boosted trees are no dense layer and score on the CPU.
+    async fn scores(
+        &self,
+        set: &Dataset,
+        creator_ctr: Option<&[f32]>,
+        rows: &[usize],
+        compute: &Compute,
+    ) -> Vec<f64> {
         match self {
             Trained::Popularity { fallback } => popularity_scores(creator_ctr, rows, *fallback),
-            Trained::Logistic(model) => model.predict(set),
+            Trained::Logistic(model) => model.predict_on(set, compute).await,
             Trained::Gbdt(model) => model.predict(set),
-            Trained::Mlp(model) => model.predict(set),
+            Trained::Mlp(model) => model.predict_on(set, compute).await,
         }
     }
 
@@ -740,12 +792,13 @@ fn train(
 /// design's policy says on the labels that have arrived. Each deployment
 /// is trained at fp32 once per training design (`deployments`) and
 /// quantized at the design's precision.
-fn monitor_days(
+async fn monitor_days(
     design: &FeedDesign,
     world: &FeedWorld,
     table: &RawTable,
     seed: Seed,
     deployments: &mut Deployments<FeedDesign, FittedModel>,
+    compute: &Compute,
 ) -> MonitorReport {
     // What a deployment's training reads: not the precision, the detector
     // or the schedule (which only say when a deployment happens).
@@ -768,7 +821,7 @@ fn monitor_days(
         (a..b).collect()
     };
     // Train on every labelled day before `newest`, validate on `newest`.
-    let deploy = |newest: u16| {
+    let deploy = async |newest: u16| {
         if newest == 0 {
             return None;
         }
@@ -803,13 +856,17 @@ fn monitor_days(
         });
         let trained = model.at(design.quantization);
         let valid_set = model.served.logged(table, &model.fitted, newest, &valid);
-        let reference_scores = trained.scores(&valid_set, creator_ctr(table), &valid);
+        let reference_scores = trained
+            .scores(&valid_set, creator_ctr(table), &valid, compute)
+            .await;
         (!reference_scores.is_empty()).then_some(((model, trained), Deployed { reference_scores }))
     };
-    let view = |(model, trained): &(Arc<FittedModel>, Trained), day: u16| {
+    let view = async |(model, trained): &(Arc<FittedModel>, Trained), day: u16| {
         let rows = rows_of(day, day + 1);
         let set = model.served.logged(table, &model.fitted, day, &rows);
-        let scores = trained.scores(&set, creator_ctr(table), &rows);
+        let scores = trained
+            .scores(&set, creator_ctr(table), &rows, compute)
+            .await;
         let labels = rows
             .iter()
             .map(|&i| u8::from(table.label[i] > 0.5))
@@ -820,14 +877,16 @@ fn monitor_days(
             (trained, &model.fitted, &model.served),
             seed,
             day..day + 1,
-        );
+            compute,
+        )
+        .await;
         DayView {
             scores,
             labels,
             online: (online.ctr, online.ctr_logging_policy),
         }
     };
-    monitor::run(first..last, design.monitor, deploy, view)
+    monitor::run(first..last, design.monitor, deploy, view).await
 }
 
 /// The creator's past click rate, or `fallback` for creators with no history.

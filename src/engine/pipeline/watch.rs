@@ -122,18 +122,18 @@ pub(super) struct Watched<X> {
 /// a model on the labels of days up to `newest` (inclusive) and returns it
 /// with its reference scores; `view(model, day)` serves a day. Returns the
 /// days and how many retrainings took effect.
-pub(super) fn watch<M, X>(
+pub(super) async fn watch<M, X>(
     days: std::ops::Range<u16>,
     design: MonitorDesign,
-    mut deploy: impl FnMut(u16) -> Option<(M, Deployed)>,
-    mut view: impl FnMut(&M, u16) -> DayView<X>,
+    mut deploy: impl AsyncFnMut(u16) -> Option<(M, Deployed)>,
+    mut view: impl AsyncFnMut(&M, u16) -> DayView<X>,
 ) -> (Vec<Watched<X>>, u32) {
     let thresholds = Thresholds::default();
     let mut timeline = Vec::new();
     let mut alerts: Vec<u32> = Vec::new();
     let mut retrains = 0;
     let first = days.start;
-    let Some((mut model, mut deployed)) = deploy(first.saturating_sub(1)) else {
+    let Some((mut model, mut deployed)) = deploy(first.saturating_sub(1)).await else {
         return (timeline, 0);
     };
     let mut last_trained = u32::from(first);
@@ -144,7 +144,7 @@ pub(super) fn watch<M, X>(
                 .retrain
                 .should_retrain(u32::from(day), &alerts, last_trained)
             && let Some(newest) = design.retrain.newest_labels(u32::from(day))
-            && let Some((m, d)) = deploy(newest as u16)
+            && let Some((m, d)) = deploy(newest as u16).await
         {
             model = m;
             deployed = d;
@@ -152,7 +152,7 @@ pub(super) fn watch<M, X>(
             retrained = true;
             retrains += 1;
         }
-        let v = view(&model, day);
+        let v = view(&model, day).await;
         let detected = Reference::new(&deployed.reference_scores, DRIFT_BINS)
             .and_then(|r| r.detect(&v.scores, design.detector, &thresholds))
             .ok();

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::{ContentDesign, ContentFit, Prepared, train_classifier};
 use super::{PolicyConfig, RolloutDesign};
-use crate::compute::Precision;
+use crate::compute::{Compute, Precision};
 use crate::engine::features::RawTable;
 use crate::engine::metrics::average_precision;
 pub use crate::engine::pipeline::watch::MONITOR_DAYS;
@@ -77,12 +77,13 @@ struct Monitor<'a> {
 }
 
 /// Runs the monitoring loop of `design` over the world's last days.
-pub(super) fn monitor_days(
+pub(super) async fn monitor_days(
     design: &ContentDesign,
     world: &ContentWorld,
     table: &RawTable,
     seed: Seed,
     deployments: &mut Deployments<ContentDesign, ContentFit>,
+    compute: &Compute,
 ) -> ContentMonitorReport {
     // What a deployment's training reads: not the precision, the detector
     // or the schedule (which only say when a deployment happens).
@@ -117,9 +118,14 @@ pub(super) fn monitor_days(
     let (watched, retrains) = watch(
         first..last,
         design.monitor,
-        |newest| monitor.deploy(newest, &training, deployments),
-        |model, day| monitor.view(model, day),
-    );
+        async |newest| {
+            monitor
+                .deploy(newest, &training, deployments, compute)
+                .await
+        },
+        async |model, day| monitor.view(model, day),
+    )
+    .await;
     let days: Vec<ContentMonitorDay> = watched
         .into_iter()
         .map(|w| ContentMonitorDay {
@@ -161,11 +167,12 @@ impl Monitor<'_> {
     /// validating on that day, and scores every monitored post.
     /// The model trained on labels up to `newest` (from `deployments` if it
     /// was trained for `training` before), quantized as the design says.
-    fn deploy(
+    async fn deploy(
         &self,
         newest: u16,
         training: &ContentDesign,
         deployments: &mut Deployments<ContentDesign, ContentFit>,
+        compute: &Compute,
     ) -> Option<(Scored, Deployed)> {
         let design = self.design;
         // A retraining keeps the most recent days only (the window); the
@@ -218,7 +225,7 @@ impl Monitor<'_> {
             };
             train_classifier(design, self.world, self.table, &prepared, self.seed)
         });
-        let (mut scores, _) = fit.predict(design);
+        let (mut scores, _) = fit.predict(design, compute).await;
         recalibrate_scores(&mut scores, &design.sampling, design.recalibrate);
         let watched = scores.split_off(reference.len());
         Some((

@@ -47,13 +47,13 @@ pub struct MonitorReport {
 
 /// Runs the shared monitoring loop over `days`; `view` answers a day's
 /// scores and its (model, production) click-through rates.
-pub(super) fn run<M>(
+pub(super) async fn run<M>(
     days: std::ops::Range<u16>,
     design: MonitorDesign,
-    deploy: impl FnMut(u16) -> Option<(M, Deployed)>,
-    view: impl FnMut(&M, u16) -> DayView<(f64, f64)>,
+    deploy: impl AsyncFnMut(u16) -> Option<(M, Deployed)>,
+    view: impl AsyncFnMut(&M, u16) -> DayView<(f64, f64)>,
 ) -> MonitorReport {
-    let (watched, retrains) = watch(days, design, deploy, view);
+    let (watched, retrains) = watch(days, design, deploy, view).await;
     let timeline = watched
         .into_iter()
         .map(|w| MonitorDay {

@@ -23,7 +23,7 @@
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use crate::compute::{self, Rows};
+use crate::compute::{self, Compute, Rows};
 use crate::engine::models::TrainingCurve;
 use crate::engine::models::two_tower::{
     self, Interaction, Item, TwoTowerConfig, TwoTowerModel, Vocab,
@@ -160,12 +160,13 @@ pub fn train_towers(world: &FeedWorld, online_days: u16, seed: Seed) -> Towers {
 ///
 /// # Panics
 /// Never: the items and the queries are both the towers' width.
-pub fn retrieve(
+pub async fn retrieve(
     world: &FeedWorld,
     towers: &Towers,
     design: &RetrievalDesign,
     online_days: u16,
     seed: Seed,
+    compute: &Compute,
 ) -> RetrievalReport {
     let day = retrieval_day(world, online_days);
     let corpus: Vec<u32> = (0..world.posts.created_day.len() as u32)
@@ -193,7 +194,9 @@ pub fn retrieve(
             width: dim,
         }),
     );
-    let exact = compute::cpu_top_k(query_rows, item_rows, k)
+    let exact = compute
+        .top_k(query_rows, item_rows, k)
+        .await
         .expect("items and queries share the towers' width");
     let (retrieved, scanned): (Vec<Vec<u32>>, f64) = match design.method {
         RetrievalMethod::Exact => (
@@ -400,7 +403,7 @@ mod tests {
                 probes,
                 users: 50,
             };
-            retrieve(&world, &towers, &design, 2, seed)
+            compute::block_on(retrieve(&world, &towers, &design, 2, seed, &Compute::cpu()))
         };
         let exact = run(RetrievalMethod::Exact, 0);
         let all = run(RetrievalMethod::Ivf, 8);

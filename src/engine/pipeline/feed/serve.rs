@@ -16,6 +16,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use super::{Online, Trained, creator_ctr};
+use crate::compute::Compute;
 use crate::engine::data::Dataset;
 use crate::engine::features::feed::{FeedFeatureOptions, ServingRows, serving_table};
 use crate::engine::features::{FittedFeatures, RawTable};
@@ -111,9 +112,16 @@ impl ServingPool {
     }
 
     /// Serves `trained`: each request's pool ranked by its scores.
-    fn serve(&self, world: &FeedWorld, trained: &Trained) -> (Online, ServedSessions) {
+    async fn serve(
+        &self,
+        world: &FeedWorld,
+        trained: &Trained,
+        compute: &Compute,
+    ) -> (Online, ServedSessions) {
         let rows: Vec<usize> = (0..self.post.len()).collect();
-        let scores = trained.scores(&self.set, self.creator_ctr.as_deref(), &rows);
+        let scores = trained
+            .scores(&self.set, self.creator_ctr.as_deref(), &rows, compute)
+            .await;
         let examination = examination(world);
         let mut model = Outcome::default();
         let mut served = ServedSessions::default();
@@ -213,16 +221,18 @@ fn kept<K: Ord, V>(map: &Mutex<BTreeMap<K, Arc<V>>>, key: K, make: impl FnOnce()
 
 /// Serves `trained`, whose fitted transforms are `fitted` and whose pools
 /// `cache` keeps, to the users of the logged sessions of `days`.
-pub(super) fn serve(
+pub(super) async fn serve(
     world: &FeedWorld,
     features: FeedFeatureOptions,
     (trained, fitted, cache): (&Trained, &FittedFeatures, &ServingCache),
     seed: Seed,
     days: Range<u16>,
+    compute: &Compute,
 ) -> (Online, ServedSessions) {
     cache
         .pool(world, features, fitted, seed, days)
-        .serve(world, trained)
+        .serve(world, trained, compute)
+        .await
 }
 
 /// Expected outcomes of served sessions, summed.
