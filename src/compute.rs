@@ -285,6 +285,17 @@ impl Backend {
             Backend::NativeGpu { api, adapter } => format!("{api} ({})", adapter.summary()),
         }
     }
+
+    /// The label of a run whose GPU, `failed`, failed partway: the rest of
+    /// the run, and every later one, computed on the CPU.
+    pub fn fallback_label(failed: &Backend) -> String {
+        format!("CPU (after {} failed)", failed.label())
+    }
+
+    /// Whether `label` is a [`Backend::fallback_label`].
+    pub fn is_fallback_label(label: &str) -> bool {
+        label.starts_with("CPU (after ") && label.ends_with(" failed)")
+    }
 }
 
 #[cfg(test)]
@@ -313,5 +324,14 @@ mod tests {
             Backend::WebGpu(AdapterDescription::default()).label(),
             "WebGPU (unnamed adapter)"
         );
+        let h100 = AdapterDescription {
+            description: "NVIDIA H100".into(),
+            ..AdapterDescription::default()
+        };
+        let fallback = Backend::fallback_label(&Backend::WebGpu(h100));
+        assert_eq!(fallback, "CPU (after WebGPU (NVIDIA H100) failed)");
+        assert!(Backend::is_fallback_label(&fallback));
+        assert!(!Backend::is_fallback_label("CPU"));
+        assert!(!Backend::is_fallback_label("WebGPU (NVIDIA H100)"));
     }
 }

@@ -15,6 +15,7 @@ mod timing;
 use leptos::prelude::*;
 
 use crate::charts::{card_delta, card_number};
+use crate::compute::Backend;
 use crate::export;
 use crate::markdown::markdown_to_html;
 use crate::study::url::{Embed, Panel};
@@ -47,6 +48,14 @@ pub fn App() -> impl IntoView {
         }
         EngineEvent::Failed(reason) => {
             backend.try_set(Some(Err(reason.clone())));
+        }
+        // A run whose GPU failed midway says so, and the worker computes on
+        // the CPU from then on: the badge says so too, for good.
+        EngineEvent::Ran {
+            report: Ok(summary),
+            ..
+        } if Backend::is_fallback_label(&summary.backend) => {
+            backend.try_set(Some(Ok(summary.backend.clone())));
         }
         EngineEvent::Ran { .. } | EngineEvent::Progress { .. } => {}
     });

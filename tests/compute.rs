@@ -396,3 +396,32 @@ fn the_engine_computes_on_the_gpu_when_one_is_active() {
         }
     }
 }
+
+/// A run whose GPU is lost completes on the CPU with the CPU's numbers and
+/// says so; the runs after it are plain CPU runs.
+#[test]
+fn a_run_whose_gpu_is_lost_completes_on_the_cpu_and_says_so() {
+    use casebook::{Backend, DEFAULT_SEED, Runner, bundled_studies};
+    let Some(g) = gpu(GpuOptions::default()) else {
+        return;
+    };
+    let failed = g.backend();
+    let study = &bundled_studies().expect("bundled studies")[1];
+    let design = study.default_design(DEFAULT_SEED);
+    let mut runner = Runner::new(Compute::gpu(g));
+    if let Some(g) = runner.compute().active_gpu() {
+        g.destroy();
+    }
+    let report = runner.run(study, &design).expect("completes on the CPU");
+    assert_eq!(report.backend, Backend::fallback_label(&failed));
+    let reference = Runner::default().run(study, &design).expect("runs");
+    // Debug text, so that an undefined (NaN) metric equals itself.
+    assert_eq!(
+        format!("{:?}", report.metrics()),
+        format!("{:?}", reference.metrics())
+    );
+    assert_eq!(runner.backend(), Backend::Cpu);
+    let mut other = design.clone();
+    other.seed += 1;
+    assert_eq!(runner.run(study, &other).expect("runs").backend, "CPU");
+}

@@ -298,6 +298,6 @@ fn backend_label(before: &Backend, after: &Backend) -> String {
     if before == after {
         after.label()
     } else {
-        format!("{} (after {} failed)", after.label(), before.label())
+        Backend::fallback_label(before)
     }
 }
