@@ -589,12 +589,12 @@ fn StepPanel(
                     ClaimState::NotChecked => "Not checked yet".to_owned(),
                     ClaimState::Checking => "Checking…".to_owned(),
                     ClaimState::Checked(Ok(r)) => format!(
-                        "{} at seed {}: {} → {} ({:+.4})",
+                        "{} at seed {}: {} → {} ({})",
                         if r.holds { "Holds" } else { "Does not hold" },
                         r.seed,
                         card_number(r.baseline),
                         card_number(r.value),
-                        r.delta
+                        card_delta(r.delta)
                     ),
                     ClaimState::Checked(Err(e)) => format!("Could not run: {e}"),
                 };

@@ -11,7 +11,7 @@ mod web;
 #[cfg(target_arch = "wasm32")]
 pub use web::start;
 
-use crate::compute::{Backend, Compute, block_on};
+use crate::compute::{Compute, block_on};
 use crate::engine::pipeline::Stage;
 use crate::study::{Design, Runner, Scope, Study, bundled_studies, parse_study};
 use protocol::{Reply, Request, RunSummary, StudyRef, design_from_pairs};
@@ -57,11 +57,6 @@ impl Service {
             runner: Runner::new(compute),
             ..Service::default()
         }
-    }
-
-    /// The backend the service's runs use.
-    pub fn backend(&self) -> Backend {
-        self.runner.backend()
     }
 
     /// Decodes a request, answers it, and encodes the reply.

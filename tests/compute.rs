@@ -420,7 +420,7 @@ fn a_run_whose_gpu_is_lost_completes_on_the_cpu_and_says_so() {
         format!("{:?}", report.metrics()),
         format!("{:?}", reference.metrics())
     );
-    assert_eq!(runner.backend(), Backend::Cpu);
+    assert_eq!(runner.compute().backend(), Backend::Cpu);
     let mut other = design.clone();
     other.seed += 1;
     assert_eq!(runner.run(study, &other).expect("runs").backend, "CPU");

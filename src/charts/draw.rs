@@ -725,7 +725,9 @@ fn percentiles<DB: DrawingBackend>(
     }
     let x = chart.x_range();
     let labels = percentile_labels(&marks.map(|(name, at, _, _)| (name, at)));
-    for ((label, at), (.., height)) in labels.into_iter().zip(marks) {
+    for (label, first) in labels {
+        // A shared label stands at its first marker's line and height.
+        let (_, at, _, height) = marks[first];
         let right = ln(at / x.start) / ln(x.end / x.start) > 0.55;
         let (text, anchor) = if right {
             (format!("{label} "), HPos::Right)
@@ -741,29 +743,29 @@ fn percentiles<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The percentile markers' labels, each at its value: consecutive markers
-/// whose values read the same share one label ("p50–p99 7.2 ms": every
-/// percentile from the 50th to the 99th), which would otherwise be drawn
-/// over each other.
-fn percentile_labels(marks: &[(&str, f64)]) -> Vec<(String, f64)> {
-    // (first name, last name, value as shown, where it is drawn)
-    let mut labels: Vec<(&str, &str, String, f64)> = Vec::new();
-    for &(name, at) in marks {
+/// The percentile markers' labels, each with the index of its first
+/// marker: consecutive markers whose values read the same share one label
+/// ("p50–p99 7.2 ms": every percentile from the 50th to the 99th), which
+/// would otherwise be drawn over each other.
+fn percentile_labels(marks: &[(&str, f64)]) -> Vec<(String, usize)> {
+    // (first name, last name, value as shown, first marker)
+    let mut labels: Vec<(&str, &str, String, usize)> = Vec::new();
+    for (i, &(name, at)) in marks.iter().enumerate() {
         let value = format!("{at:.1} ms");
         match labels.last_mut() {
             Some((_, last, shown, _)) if *shown == value => *last = name,
-            _ => labels.push((name, name, value, at)),
+            _ => labels.push((name, name, value, i)),
         }
     }
     labels
         .into_iter()
-        .map(|(first, last, value, at)| {
+        .map(|(first, last, value, index)| {
             let names = if first == last {
                 first.to_owned()
             } else {
                 format!("{first}–{last}")
             };
-            (format!("{names} {value}"), at)
+            (format!("{names} {value}"), index)
         })
         .collect()
 }
@@ -1104,13 +1106,22 @@ mod tests {
         let label = |marks: &[(&str, f64)]| percentile_labels(marks);
         assert_eq!(
             label(&[("p50", 7.21), ("p95", 7.24), ("p99", 7.2)]),
-            [("p50–p99 7.2 ms".to_owned(), 7.21)]
+            [("p50–p99 7.2 ms".to_owned(), 0)]
         );
         assert_eq!(
             label(&[("p50", 2.2), ("p95", 3.37), ("p99", 3.38)]),
             [
-                ("p50 2.2 ms".to_owned(), 2.2),
-                ("p95–p99 3.4 ms".to_owned(), 3.37)
+                ("p50 2.2 ms".to_owned(), 0),
+                ("p95–p99 3.4 ms".to_owned(), 1)
+            ]
+        );
+        // A label after a shared one stands at its own marker (p99's, not
+        // p95's height).
+        assert_eq!(
+            label(&[("p50", 1.0), ("p95", 1.02), ("p99", 5.0)]),
+            [
+                ("p50–p95 1.0 ms".to_owned(), 0),
+                ("p99 5.0 ms".to_owned(), 2)
             ]
         );
         assert_eq!(label(&[("p50", 1.0), ("p95", 2.0), ("p99", 1.0)]).len(), 3);

@@ -241,6 +241,17 @@ impl Gpu {
         self.backend.clone()
     }
 
+    /// Names the adapter as the platform describes it. In the browser that
+    /// is `GPUAdapter.info` ("google swiftshader"), which wgpu's WebGPU
+    /// backend does not read: without this the badge would say
+    /// "WebGPU (0x0000)".
+    pub fn describe(&mut self, described: AdapterDescription) {
+        match &mut self.backend {
+            Backend::WebGpu(adapter) | Backend::NativeGpu { adapter, .. } => *adapter = described,
+            Backend::Cpu => {}
+        }
+    }
+
     /// Destroys the device, as a lost device would be: every later call
     /// fails with [`ComputeError::Device`].
     pub fn destroy(&self) {

@@ -136,12 +136,8 @@ impl Runner {
         }
     }
 
-    /// The backend the next run's kernels use.
-    pub fn backend(&self) -> Backend {
-        self.compute.backend()
-    }
-
-    /// The compute backend itself (its GPU's counters, say).
+    /// The compute backend: `compute().backend()` is where the next run's
+    /// kernels run.
     pub fn compute(&self) -> &Compute {
         &self.compute
     }

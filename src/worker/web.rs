@@ -12,7 +12,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::Service;
 use super::protocol::{Reply, encode};
-use crate::compute::{Backend, Compute, probe_webgpu};
+use crate::compute::{Backend, Compute, Gpu, GpuOptions, probe_webgpu};
 
 /// The worker's state: the service (absent until the compute backend is
 /// chosen, and while it answers a message) and the messages waiting.
@@ -54,11 +54,18 @@ pub fn start() {
 
 /// The GPU if the browser has a WebGPU adapter and a device can be made
 /// on it, else the CPU. The adapter is first asked for without wgpu, so a
-/// browser with no WebGPU at all never reaches wgpu's WebGPU backend.
+/// browser with no WebGPU at all never reaches wgpu's WebGPU backend, and
+/// that answer names it (wgpu's does not).
 async fn choose_compute() -> Compute {
-    match probe_webgpu().await {
-        Backend::Cpu => Compute::cpu(),
-        _ => Compute::detect().await,
+    let Backend::WebGpu(adapter) = probe_webgpu().await else {
+        return Compute::cpu();
+    };
+    match Gpu::new(GpuOptions::default()).await {
+        Ok(mut gpu) => {
+            gpu.describe(adapter);
+            Compute::gpu(gpu)
+        }
+        Err(_) => Compute::cpu(),
     }
 }
 
